@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { Gpu, WGSL_GROUP_INDEX, f32bits } from '../../kernels/gpu.js';
+import { sizeClass } from '../../kernels/buffer_pool.js';
+import { download, nanBuffer, testGpu, upload } from '../helpers/gpu.js';
+
+const AXPY = /* wgsl */ `
+struct Params { n: u32, alpha: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+${WGSL_GROUP_INDEX}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = group_index(wid, nwg) * 64u + lid;
+  if (i < p.n) { y[i] = p.alpha * x[i] + y[i]; }
+}`;
+
+describe('gpu runtime', () => {
+  it('records dispatches in order, with per-dispatch params, across batches and 2-D grids', async () => {
+    const gpu = await testGpu();
+    const n = 64 * 70_000 + 3; // more than 65535 workgroups: exercises the 2-D grid
+    const x = upload(gpu, new Float32Array(n).fill(1));
+    const y = upload(gpu, new Float32Array(n).fill(0));
+    const pipe = gpu.pipeline('test-axpy', () => AXPY);
+    const groups = Math.ceil(n / 64);
+    for (let k = 1; k <= 3; k++) gpu.dispatch(pipe, [x, y], [n, f32bits(k)], groups);
+    const big = await download(gpu, y, n);
+    expect([big[0], big[n - 1]]).toEqual([6, 6]);
+    // 600 small dispatches span two batches of parameter slots
+    for (let k = 1; k <= 600; k++) gpu.dispatch(pipe, [x, y], [100, f32bits(k % 3)], 2);
+    const out = await download(gpu, y, n);
+    let expected = 6;
+    for (let k = 1; k <= 600; k++) expected += k % 3;
+    expect([out[0], out[99], out[100]]).toEqual([expected, expected, 6]);
+    gpu.pool.release(x);
+    gpu.pool.release(y);
+  });
+
+  it('fails loudly on a kernel that does not compile', async () => {
+    const gpu = (await Gpu.open())!; // its own device: the error leaves it unusable
+    const pipe = gpu.pipeline('test-broken', () => 'fn main( {');
+    const out = nanBuffer(gpu, 4);
+    gpu.dispatch(pipe, [out], null, 1);
+    await expect(gpu.read(out, 0, 16)).rejects.toThrow(/test-broken/);
+    await gpu.close();
+  });
+
+  it('rounds sizes to classes with bounded waste', () => {
+    for (const bytes of [1, 255, 256, 257, 1000, 4096, 5000, 1 << 20, 3_000_001]) {
+      const size = sizeClass(bytes);
+      expect(size).toBeGreaterThanOrEqual(bytes);
+      expect(size).toBeLessThanOrEqual(Math.max(256, bytes * 1.25 + 16));
+    }
+  });
+});
