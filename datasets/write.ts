@@ -1,0 +1,23 @@
+// Writes records to disk as QSA JSON (what the reference trains on) or as iCoT lines,
+// streaming, so converting a large file never holds it in memory.
+
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { formatIcotLine } from './formats/icot.js';
+import { qsaJsonChunks } from './formats/qsa_json.js';
+import type { QuestionStepsAnswer } from './record.js';
+
+export const OUTPUT_FORMATS = ['qsa-json', 'icot'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+type Records = AsyncIterable<QuestionStepsAnswer> | Iterable<QuestionStepsAnswer>;
+
+async function* icotChunks(records: Records): AsyncGenerator<string> {
+  for await (const record of records) yield `${formatIcotLine(record)}\n`;
+}
+
+export async function writeRecords(file: string, records: Records, format: OutputFormat): Promise<void> {
+  const chunks = format === 'qsa-json' ? qsaJsonChunks(records) : icotChunks(records);
+  await pipeline(Readable.from(chunks), createWriteStream(file, { encoding: 'utf8' }));
+}
