@@ -1,0 +1,145 @@
+// Cross-entropy from logits: a fused log-softmax + NLL per row of [N, V], and its gradient.
+//
+// Forward: one workgroup of ROW_THREADS (8) invocations per row streams the vocabulary in
+// chunks of 8 vec4s, each invocation keeping a running (max, sum of exp) that is rescaled when
+// its max grows (the online softmax), so any V works without holding the row; two tree
+// reductions give lse = max + log Σ exp(x - max), and invocation 0 writes lse and the loss.
+// Measured on lavapipe: [8, 128256] takes ~4 ms (the softmax.ts variants table applies).
+// Backward: elementwise, (exp(x - lse) - onehot) · gLoss; a workgroup takes a chunk of one row,
+// so the row's target, lse and gLoss are workgroup-uniform loads rather than per-lane gathers
+// ([32, 128256] on lavapipe, ±30% from other jobs: one vec4 per invocation over the flat index
+// 41 ms; row chunks of 64 × 4 vec4s (kept) 26-28 ms; 256 × 1, 256 × 2, 256 × 4 vec4s 24-33 ms).
+// Logits above one storage binding (128 MiB: [262, 128256] already is) run in row ranges.
+
+import { type Gpu } from './gpu.js';
+import { ROW_THREADS, rowBatches, vectorWidth, wgslRowKit } from './softmax.js';
+
+export function crossEntropyCpu(
+  logits: Float64Array, targets: Int32Array, loss: Float64Array, lse: Float64Array, N: number, V: number, ignoreIndex: number,
+): void {
+  for (let r = 0; r < N; r++) {
+    const base = r * V;
+    let max = -Infinity;
+    for (let j = 0; j < V; j++) max = Math.max(max, logits[base + j]);
+    let sum = 0;
+    for (let j = 0; j < V; j++) sum += Math.exp(logits[base + j] - max);
+    lse[r] = max + Math.log(sum);
+    loss[r] = targets[r] === ignoreIndex ? 0 : lse[r] - logits[base + targets[r]];
+  }
+}
+
+function crossEntropySource(width: 1 | 4): string {
+  return /* wgsl */ `
+struct Params { rows: u32, n: u32, slack: u32, first_row: u32, ignore_index: i32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> logits: array<vec>;
+@group(0) @binding(2) var<storage, read> targets: array<i32>;
+@group(0) @binding(3) var<storage, read_write> loss: array<f32>;
+@group(0) @binding(4) var<storage, read_write> lse: array<f32>;
+${wgslRowKit(width)}
+@compute @workgroup_size(${ROW_THREADS})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = group_index(wid, nwg);
+  if (row >= p.rows) { return; }
+  let start = p.slack / WIDTH + row * (p.n / WIDTH);
+  let end = start + p.n / WIDTH;
+  var m = -3.4e38;
+  var s = 0.0;
+  for (var i = start + lid; i < end; i += ROW_THREADS) {
+    let v = logits[i];
+    let m2 = max(m, hmax(v));
+    s = s * exp(m - m2) + hsum(exp(v - m2));
+    m = m2;
+  }
+  let top = row_max(lid, m);
+  let total = row_sum(lid, s * exp(m - top));
+  if (lid == 0u) {
+    let r = p.first_row + row;
+    let row_lse = top + log(total);
+    lse[r] = row_lse;
+    let t = targets[r];
+    if (t == p.ignore_index) {
+      loss[r] = 0.0;
+    } else {
+      let tu = u32(t);
+      loss[r] = row_lse - lane(logits[start + tu / WIDTH], tu % WIDTH);
+    }
+  }
+}`;
+}
+
+/** `maxBindingBytes` only shrinks the row ranges (tests exercise them with it). */
+export function crossEntropyGpu(
+  gpu: Gpu, logits: GPUBuffer, targets: GPUBuffer, loss: GPUBuffer, lse: GPUBuffer, N: number, V: number, ignoreIndex: number,
+  maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
+): void {
+  const width = vectorWidth(V);
+  const pipe = gpu.pipeline(`cross-entropy-w${width}`, () => crossEntropySource(width));
+  for (const b of rowBatches(gpu, N, V, maxBindingBytes)) {
+    gpu.dispatch(pipe, [b.bind(logits), targets, loss, lse], [b.rows, V, b.slack, b.firstRow, ignoreIndex], b.rows);
+  }
+}
+
+export function crossEntropyBackwardCpu(
+  logits: Float64Array, targets: Int32Array, lse: Float64Array, gLoss: Float64Array, gLogits: Float64Array, N: number, V: number, ignoreIndex: number,
+): void {
+  for (let r = 0; r < N; r++) {
+    const base = r * V;
+    const ignored = targets[r] === ignoreIndex;
+    for (let j = 0; j < V; j++) {
+      gLogits[base + j] = ignored ? 0 : (Math.exp(logits[base + j] - lse[r]) - (j === targets[r] ? 1 : 0)) * gLoss[r];
+    }
+  }
+}
+
+const BACKWARD_WORKGROUP = 64;
+const BACKWARD_ITEMS = 4;
+
+function crossEntropyBackwardSource(width: 1 | 4): string {
+  const columns = width === 4 ? 'vec4<u32>(first, first + 1u, first + 2u, first + 3u)' : 'first';
+  const target = width === 4 ? 'vec4<u32>(u32(t))' : 'u32(t)';
+  return /* wgsl */ `
+struct Params { rows: u32, n: u32, slack: u32, first_row: u32, ignore_index: i32, chunks: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> logits: array<vec>;
+@group(0) @binding(2) var<storage, read> targets: array<i32>;
+@group(0) @binding(3) var<storage, read> lse: array<f32>;
+@group(0) @binding(4) var<storage, read> g_loss: array<f32>;
+@group(0) @binding(5) var<storage, read_write> g_logits: array<vec>;
+${wgslRowKit(width)}
+@compute @workgroup_size(${BACKWARD_WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let group = group_index(wid, nwg);
+  let row = group / p.chunks;
+  if (row >= p.rows) { return; }
+  let r = p.first_row + row;
+  let t = targets[r];
+  let ignored = t == p.ignore_index;
+  let shift = lse[r];
+  let g = g_loss[r];
+  let len = p.n / WIDTH;
+  let base = p.slack / WIDTH + row * len;
+  let chunk_start = (group % p.chunks) * ${BACKWARD_WORKGROUP * BACKWARD_ITEMS}u + lid;
+  for (var k = 0u; k < ${BACKWARD_ITEMS}u; k++) {
+    let c = chunk_start + k * ${BACKWARD_WORKGROUP}u;
+    if (c < len) {
+      let first = c * WIDTH;
+      let onehot = select(vec(0.0), vec(1.0), ${columns} == ${target});
+      g_logits[base + c] = select((exp(logits[base + c] - shift) - onehot) * g, vec(0.0), ignored);
+    }
+  }
+}`;
+}
+
+export function crossEntropyBackwardGpu(
+  gpu: Gpu, logits: GPUBuffer, targets: GPUBuffer, lse: GPUBuffer, gLoss: GPUBuffer, gLogits: GPUBuffer, N: number, V: number, ignoreIndex: number,
+  maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
+): void {
+  const width = vectorWidth(V);
+  const pipe = gpu.pipeline(`cross-entropy-backward-w${width}`, () => crossEntropyBackwardSource(width));
+  const chunks = Math.ceil(V / width / (BACKWARD_WORKGROUP * BACKWARD_ITEMS));
+  for (const b of rowBatches(gpu, N, V, maxBindingBytes)) {
+    const params = [b.rows, V, b.slack, b.firstRow, ignoreIndex, chunks];
+    gpu.dispatch(pipe, [b.bind(logits), targets, lse, gLoss, b.bind(gLogits)], params, b.rows * chunks);
+  }
+}
