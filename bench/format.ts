@@ -1,0 +1,21 @@
+// Prints benchmark records as an aligned table or as one JSON object a line.
+import type { BenchRecord } from './record.js';
+
+export function formatTable(records: BenchRecord[]): string {
+  const header = ['name', 'shape', 'ms', 'GFLOP/s', 'GB/s', '% ceiling'];
+  const rows = records.map((r) => [
+    r.name,
+    r.shape,
+    r.ms_median.toFixed(3),
+    r.gflops === undefined ? '' : r.gflops.toFixed(2),
+    r.gbps === undefined ? '' : r.gbps.toFixed(2),
+    r.pct_of_ceiling === undefined ? '' : r.pct_of_ceiling.toFixed(0),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+export function formatJsonLines(records: BenchRecord[]): string {
+  return records.map((r) => JSON.stringify(r)).join('\n');
+}

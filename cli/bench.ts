@@ -1,0 +1,43 @@
+import { Command } from 'commander';
+import { benchAttention } from '../bench/attention.js';
+import { benchCopyBandwidth } from '../bench/ceiling.js';
+import { formatJsonLines, formatTable } from '../bench/format.js';
+import { benchMatmul } from '../bench/matmul.js';
+import { benchMemoryOps } from '../bench/ops.js';
+import type { BenchRecord } from '../bench/record.js';
+import { Gpu } from '../kernels/gpu.js';
+
+export function benchCommand(): Command {
+  return new Command('bench')
+    .description('kernel microbenchmarks: matmul, attention, norms, cross-entropy, AdamW, against the copy-bandwidth ceiling')
+    .option('--json', 'one JSON object per line instead of a table')
+    .option('--only <names>', 'comma-separated subset: copy,matmul,attention,memory')
+    .action(async (opts: { json?: boolean; only?: string }) => {
+      const gpu = await Gpu.open();
+      if (!gpu) throw new Error('bench: no WebGPU adapter found (run scripts/setup.sh)');
+      const only = opts.only ? new Set(opts.only.split(',')) : null;
+      const wanted = (name: string) => !only || only.has(name);
+      const progress = (msg: string) => {
+        if (!opts.json) process.stderr.write(`${msg}\n`);
+      };
+      progress(`adapter: ${gpu.adapterName}`);
+      const copy = await benchCopyBandwidth(gpu);
+      const records: BenchRecord[] = wanted('copy') ? [copy] : [];
+      if (wanted('matmul')) {
+        progress('matmul ...');
+        const mm = await benchMatmul(gpu);
+        const best = Math.max(...mm.map((r) => r.gflops ?? 0));
+        records.push(...mm.map((r) => ({ ...r, pct_of_ceiling: (100 * (r.gflops ?? 0)) / best })));
+      }
+      if (wanted('attention')) {
+        progress('attention ...');
+        records.push(...(await benchAttention(gpu)));
+      }
+      if (wanted('memory')) {
+        progress('memory-bound kernels ...');
+        records.push(...(await benchMemoryOps(gpu, copy.gbps!)));
+      }
+      console.log(opts.json ? formatJsonLines(records) : formatTable(records));
+      await gpu.close();
+    });
+}

@@ -1,0 +1,79 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { Engine } from '../engine/index.js';
+import { loadRecords } from '../datasets/load.js';
+import { arithmeticDataset } from '../datasets/synthetic.js';
+import { evaluateAccuracy, meanCI, type EvalMode } from '../colar/evaluate.js';
+import { loadRun } from '../colar/run.js';
+
+interface EvalOpts {
+  ckpt: string;
+  data: string;
+  n: string;
+  compression: string;
+  seeds: string;
+  cot?: boolean;
+  out?: string;
+  maxLatentSteps: string;
+}
+
+function positiveInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: expected a positive integer, got ${value}`);
+  return n;
+}
+
+export function evalCommand(): Command {
+  return new Command('eval')
+    .description('accuracy and chain length #L per compression factor, mean ± 95% CI over seeds')
+    .requiredOption('--ckpt <dir>', 'a run directory written by colar-wgpu train')
+    .option('--data <file>', 'test set file, or "synthetic" for the built-in task\'s test split', 'synthetic')
+    .option('--n <count>', 'questions to evaluate (synthetic: how many to generate)', '200')
+    .option('--compression <list>', 'compression factors for latent reasoning', '1,2,3,4,5')
+    .option('--seeds <count>', 'evaluation seeds', '5')
+    .option('--cot', 'also evaluate explicit CoT decoding (chain length in tokens)')
+    .option('--nocot', 'also evaluate answering directly (No-CoT)')
+    .option('--max-latent-steps <n>', 'cap on latent steps', '64')
+    .option('--out <dir>', 'where to write eval.json and samples.jsonl (default: <ckpt>/eval)')
+    .action(async (o: EvalOpts & { nocot?: boolean }) => {
+      const n = positiveInt('--n', o.n);
+      const seeds = positiveInt('--seeds', o.seeds);
+      const factors = o.compression.split(',').map((c) => positiveInt('--compression', c.trim()));
+      const engine = await Engine.create();
+      try {
+        const { cfg, run } = await loadRun(engine, o.ckpt);
+        const records = o.data === 'synthetic' ? arithmeticDataset('test', n, cfg.seed) : (await loadRecords(o.data)).records.slice(0, n);
+        const rows: Array<{ row: string; mode: EvalMode; compression: number }> = [];
+        if (o.nocot && cfg.stage !== 'nocot') rows.push({ row: 'No-CoT', mode: 'no-cot', compression: 1 });
+        if (o.cot || cfg.stage === 'cot') rows.push({ row: 'CoT', mode: 'cot', compression: 1 });
+        if (cfg.stage === 'nocot') rows.push({ row: 'No-CoT', mode: 'no-cot', compression: 1 });
+        if (run.head) for (const c of factors) rows.push({ row: `CoLaR c=${c}`, mode: 'latent', compression: c });
+        const outDir = o.out ?? join(o.ckpt, 'eval');
+        await mkdir(outDir, { recursive: true });
+        const summary: Array<Record<string, unknown>> = [];
+        const lines: string[] = [];
+        console.log(`${records.length} questions, ${seeds} seeds, ${engine.backend.deviceName}`);
+        console.log('row            accuracy %         #L');
+        for (const r of rows) {
+          const acc: number[] = [];
+          const len: number[] = [];
+          for (let s = 0; s < seeds; s++) {
+            const res = await evaluateAccuracy(engine, run, records, { mode: r.mode, compression: r.compression, seed: s, maxLatentSteps: positiveInt('--max-latent-steps', o.maxLatentSteps) });
+            acc.push(100 * res.accuracy);
+            len.push(res.meanChain);
+            for (const sample of res.samples) lines.push(JSON.stringify({ row: r.row, seed: s, ...sample }));
+          }
+          const a = meanCI(acc);
+          const l = meanCI(len);
+          summary.push({ row: r.row, mode: r.mode, compression: r.compression, accuracy: a, chain_length: l, per_seed_accuracy: acc, per_seed_chain_length: len });
+          console.log(`${r.row.padEnd(14)} ${a.mean.toFixed(1).padStart(5)} ± ${a.ci95.toFixed(1).padEnd(6)} ${l.mean.toFixed(1).padStart(6)} ± ${l.ci95.toFixed(1)}`);
+        }
+        await writeFile(join(outDir, 'eval.json'), JSON.stringify({ ckpt: o.ckpt, data: o.data, questions: records.length, seeds, device: engine.backend.deviceName, rows: summary }, null, 2));
+        await writeFile(join(outDir, 'samples.jsonl'), lines.join('\n') + '\n');
+        console.log(`wrote ${join(outDir, 'eval.json')} and samples.jsonl`);
+      } finally {
+        await engine.close();
+      }
+    });
+}

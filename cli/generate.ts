@@ -1,0 +1,49 @@
+import { Command } from 'commander';
+import { Engine } from '../engine/index.js';
+import { generate } from '../colar/llama/generate.js';
+import { loadModelDir } from '../colar/llama/load.js';
+import { ModelDir } from '../colar/llama/model_dir.js';
+import { latentReasoning, PAPER_ANSWER_SAMPLING } from '../colar/inference.js';
+import { loadRun } from '../colar/run.js';
+
+export function generateCommand(): Command {
+  return new Command('generate')
+    .description('sample a continuation from a model directory, or an answer by latent reasoning from a CoLaR run')
+    .option('--model <dir>', 'a Hugging Face model directory')
+    .option('--ckpt <dir>', 'a CoLaR run directory: latent reasoning on --prompt as the question')
+    .requiredOption('--prompt <text>', 'the prompt (or, with --ckpt, the question)')
+    .option('--max-new-tokens <n>', 'tokens to generate', '64')
+    .option('--compression <c>', 'latent reasoning speed (with --ckpt)', '2')
+    .option('--greedy', 'argmax instead of sampling')
+    .option('--temperature <t>', 'sampling temperature', '1')
+    .option('--top-p <p>', 'nucleus sampling mass', '0.9')
+    .option('--seed <n>', 'sampling seed', '0')
+    .action(async (o: { model?: string; ckpt?: string; prompt: string; maxNewTokens: string; compression: string; greedy?: boolean; temperature: string; topP: string; seed: string }) => {
+      if (!o.model === !o.ckpt) throw new Error('generate: give exactly one of --model DIR or --ckpt RUN_DIR');
+      const engine = await Engine.create();
+      try {
+        if (o.ckpt) {
+          const { run } = await loadRun(engine, o.ckpt);
+          if (!run.head) throw new Error(`generate --ckpt ${o.ckpt}: not a CoLaR run (no latent head)`);
+          const r = await latentReasoning(run.model, run.head, run.prompt, [o.prompt], {
+            compression: Number(o.compression), maxLatentSteps: 64, latentTemperature: 1, deterministic: o.greedy ?? false, stopTemperature: 1,
+            answer: o.greedy ? { greedy: true, maxNewTokens: 16 } : PAPER_ANSWER_SAMPLING, seed: Number(o.seed),
+          });
+          console.log(`${run.tokenizer.decode(r.answerIds[0], { skipSpecialTokens: true })}   (#L = ${r.chainLengths[0]} latent steps)`);
+          return;
+        }
+        const dir = await ModelDir.open(o.model!);
+        const tokenizer = await dir.loadTokenizer();
+        const eosIds = dir.eosTokenIds();
+        await dir.close();
+        const model = await loadModelDir(engine, o.model!);
+        const [ids] = await generate(model, [tokenizer.encode(o.prompt)], {
+          maxNewTokens: Number(o.maxNewTokens), eosIds, padId: model.config.padTokenId ?? 0, seed: Number(o.seed),
+          greedy: o.greedy, temperature: Number(o.temperature), topP: Number(o.topP),
+        });
+        console.log(o.prompt + tokenizer.decode(ids, { skipSpecialTokens: true }));
+      } finally {
+        await engine.close();
+      }
+    });
+}

@@ -1,0 +1,34 @@
+import { Command, Option } from 'commander';
+import { Engine, Rng } from '../engine/index.js';
+import { syntheticTokenizerFiles } from '../datasets/vocab.js';
+import { llamaPreset } from '../colar/llama/config.js';
+import { initLlama } from '../colar/llama/init.js';
+import { saveModelDir } from '../colar/llama/load.js';
+import { Tokenizer } from '../colar/llama/tokenizer.js';
+
+export function initCommand(): Command {
+  return new Command('init')
+    .description('write a randomly initialised model directory (Hugging Face layout) with a tokenizer, for training from scratch')
+    .addOption(new Option('--preset <name>', 'model shape').choices(['tiny', 'llama-3.2-1b']).default('tiny'))
+    .requiredOption('--out <dir>', 'directory to write')
+    .option('--seed <n>', 'initialisation seed', '0')
+    .option('--tokenizer <file>', 'tokenizer.json to use (default: the built-in synthetic task\'s)')
+    .action(async (o: { preset: 'tiny' | 'llama-3.2-1b'; out: string; seed: string; tokenizer?: string }) => {
+      const files = syntheticTokenizerFiles('digits');
+      const tokJson = o.tokenizer ?? files.tokenizer;
+      const tokenizer = o.tokenizer ? await Tokenizer.fromFile(o.tokenizer) : Tokenizer.fromJSON(files.tokenizer, 'synthetic tokenizer');
+      const id = (t: string) => tokenizer.tokenToId(t);
+      const config =
+        o.preset === 'tiny'
+          ? llamaPreset('tiny', { vocabSize: tokenizer.vocabSize, eosTokenId: id(files.config.eos_token as string) ?? 0, padTokenId: id(files.config.pad_token as string) })
+          : llamaPreset('llama-3.2-1b');
+      const engine = await Engine.create();
+      try {
+        const model = initLlama(engine, config, new Rng(Number(o.seed)));
+        await saveModelDir(model, o.out, tokJson, o.tokenizer ? undefined : files.config);
+        console.log(`wrote ${o.preset} model (${config.numHiddenLayers} layers, d=${config.hiddenSize}, vocab ${config.vocabSize}) to ${o.out}`);
+      } finally {
+        await engine.close();
+      }
+    });
+}

@@ -1,0 +1,84 @@
+// Evaluation as the paper reports it: accuracy and reasoning-chain length #L per compression
+// factor, over several seeds, as mean ± 95% CI (1.96·σ/√n over the seeds), with per-sample
+// records (question, gold, prediction, chain length, correct).
+
+import * as E from '../engine/index.js';
+import { isCorrectAnswer } from '../datasets/answer.js';
+import type { QsaRecord } from '../datasets/record.js';
+import { explicitReasoning, latentReasoning, PAPER_ANSWER_SAMPLING, type ReasoningResult } from './inference.js';
+import type { RunModel } from './run.js';
+
+export type EvalMode = 'latent' | 'cot' | 'no-cot';
+
+export interface EvalOptions {
+  mode: EvalMode;
+  compression: number;
+  seed: number;
+  /** greedy stop decisions and answers, mean latents: a deterministic score for model selection */
+  greedy?: boolean;
+  batchSize?: number;
+  maxLatentSteps?: number;
+  latentTemperature?: number;
+  /** token budget for explicit (CoT) decoding */
+  maxCotTokens?: number;
+}
+
+export interface SampleRecord {
+  id: number;
+  question: string;
+  gold: string;
+  prediction: string;
+  chain_length: number;
+  correct: boolean;
+}
+
+export async function evaluateAccuracy(engine: E.Engine, run: RunModel, records: QsaRecord[], o: EvalOptions): Promise<{ accuracy: number; meanChain: number; samples: SampleRecord[] }> {
+  const batchSize = o.batchSize ?? 32;
+  const samples: SampleRecord[] = [];
+  for (let i = 0; i < records.length; i += batchSize) {
+    const batch = records.slice(i, i + batchSize);
+    const questions = batch.map((r) => r.question);
+    const seed = (o.seed * 7919 + i) >>> 0;
+    let result: ReasoningResult;
+    if (o.mode === 'latent') {
+      if (!run.head) throw new Error('latent evaluation needs a CoLaR run (one with a latent head)');
+      result = await latentReasoning(run.model, run.head, run.prompt, questions, {
+        compression: o.compression,
+        maxLatentSteps: o.maxLatentSteps ?? 64,
+        latentTemperature: o.latentTemperature ?? 1,
+        deterministic: o.greedy ?? false,
+        stopTemperature: o.greedy ? 0 : 1,
+        answer: o.greedy ? { greedy: true, maxNewTokens: 16 } : PAPER_ANSWER_SAMPLING,
+        seed,
+      });
+    } else {
+      result = await explicitReasoning(run.model, run.prompt, questions, {
+        mode: o.mode,
+        maxNewTokens: o.maxCotTokens ?? 160,
+        sampling: o.greedy ? { greedy: true } : { topP: 0.9, temperature: 1 },
+        seed,
+      });
+    }
+    batch.forEach((r, k) => {
+      const prediction = run.tokenizer.decode(result.answerIds[k], { skipSpecialTokens: true });
+      samples.push({ id: r.id, question: r.question, gold: r.answer, prediction, chain_length: result.chainLengths[k], correct: isCorrectAnswer(r.answer, prediction) });
+    });
+  }
+  const accuracy = samples.filter((s) => s.correct).length / Math.max(1, samples.length);
+  const meanChain = samples.reduce((s, x) => s + x.chain_length, 0) / Math.max(1, samples.length);
+  return { accuracy, meanChain, samples };
+}
+
+export interface MeanCI {
+  mean: number;
+  ci95: number;
+}
+
+/** Mean and 1.96·σ/√n over per-seed values (σ the sample standard deviation). */
+export function meanCI(values: number[]): MeanCI {
+  const n = values.length;
+  const mean = values.reduce((s, v) => s + v, 0) / n;
+  if (n < 2) return { mean, ci95: 0 };
+  const variance = values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1);
+  return { mean, ci95: (1.96 * Math.sqrt(variance)) / Math.sqrt(n) };
+}

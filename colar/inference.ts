@@ -1,0 +1,122 @@
+// Reasoning at inference time (COLAR_SPEC §3).
+// Latent: prompt "(Thinking speed: c)" + "###"; at each step the latent head samples the next
+// compressed embedding (μ + τσε, or μ when deterministic) from the last hidden state, feeds it
+// back through the KV cache, and the LM head samples whether to stop ("###"). Then "###" is fed
+// and the answer is sampled (top-p 0.9, T 1.0, at most 16 tokens). #L counts the latents fed,
+// including the one whose LM-head output chose to stop.
+// Explicit (CoT): the prompt at speed 1 plus "###", then plain sampling of steps and answer.
+
+import * as E from '../engine/index.js';
+import { encodeInferencePrompt, separatorId, type PromptTokenizer } from '../datasets/prompt.js';
+import type { LatentHead } from './latent_head.js';
+import { Decoder } from './llama/decoder.js';
+import { continueTokens } from './llama/generate.js';
+import type { Llama } from './llama/model.js';
+import { HostRng, sampleToken, type SamplingOptions } from './llama/sampling.js';
+
+export interface AnswerSampling extends SamplingOptions {
+  maxNewTokens: number;
+}
+
+export const PAPER_ANSWER_SAMPLING: AnswerSampling = { topP: 0.9, temperature: 1, maxNewTokens: 16 };
+
+export interface LatentInferenceOptions {
+  compression: number;
+  maxLatentSteps: number;
+  latentTemperature: number;
+  /** feed the mean of the latent Gaussian instead of a sample */
+  deterministic: boolean;
+  /** temperature of the LM head's stop decision */
+  stopTemperature: number;
+  answer: AnswerSampling;
+  seed: number;
+  /** keep the fed latents on the host (GRPO rollouts score them afterwards) */
+  captureLatents?: boolean;
+}
+
+export interface ReasoningResult {
+  /** generated answer ids per question ("Answer:…" then EOS) */
+  answerIds: number[][];
+  /** #L: latents fed (latent mode) or chain tokens generated (CoT mode) */
+  chainLengths: number[];
+  /** with captureLatents: per question, the latents fed (embedding scale), each of length d */
+  latents?: Float32Array[][];
+}
+
+export async function latentReasoning(model: Llama, head: LatentHead, tok: PromptTokenizer, questions: string[], o: LatentInferenceOptions): Promise<ReasoningResult> {
+  const e = model.engine;
+  const B = questions.length;
+  const sep = separatorId(tok);
+  const prompts = questions.map((q) => encodeInferencePrompt(tok, q, o.compression));
+  const L = Math.max(...prompts.map((p) => p.length));
+  const decoder = new Decoder(model, B, L + o.maxLatentSteps + 1 + o.answer.maxNewTokens);
+  const rng = new HostRng(o.seed);
+  const noise = new E.Rng(o.seed);
+  const V = model.config.vocabSize;
+  try {
+    let step = await decoder.prompt(prompts, tok.padId, false);
+    const done = new Array<boolean>(B).fill(false);
+    const chainLengths = new Array<number>(B).fill(0);
+    const latents: Float32Array[][] = questions.map(() => []);
+    const d = model.config.hiddenSize;
+    for (let i = 0; i < o.maxLatentSteps && done.includes(false); i++) {
+      const z = E.noGrad(() =>
+        e.scope(() => {
+          const { mean, logStd } = head.forward(step.hidden);
+          const sample = o.deterministic ? mean : E.add(mean, E.mul(E.scale(E.exp(logStd), o.latentTemperature), noise.normal(e, mean.shape)));
+          return E.scale(sample, head.embedStd);
+        }),
+      );
+      step.hidden.dispose();
+      const active = done.map((x) => !x);
+      if (o.captureLatents) {
+        const host = Float32Array.from(await z.data());
+        active.forEach((a, b) => a && latents[b].push(host.slice(b * d, (b + 1) * d)));
+      }
+      step = await decoder.embeds(z, active);
+      z.dispose();
+      for (let b = 0; b < B; b++) {
+        const u = rng.next();
+        if (done[b]) continue;
+        chainLengths[b]++;
+        if (sampleToken(step.logits, u, { temperature: o.stopTemperature }, b * V, V) === sep) done[b] = true;
+      }
+    }
+    step.hidden.dispose();
+    // every row now reads "###" and answers
+    const answerStart = await decoder.tokens(new Array<number>(B).fill(sep), new Array<boolean>(B).fill(true));
+    answerStart.hidden.dispose();
+    const answerIds = await continueTokens(decoder, answerStart.logits, rng, { ...o.answer, eosIds: [tok.eosId], padId: tok.padId });
+    return { answerIds, chainLengths, latents: o.captureLatents ? latents : undefined };
+  } finally {
+    decoder.dispose();
+  }
+}
+
+export interface ExplicitReasoningOptions {
+  /** at most this many tokens of steps and answer together */
+  maxNewTokens: number;
+  sampling: SamplingOptions;
+  seed: number;
+  /** "no-cot": the prompt is followed by the answer directly */
+  mode: 'cot' | 'no-cot';
+}
+
+/** CoT (or No-CoT) decoding; chain length = tokens generated before the answer's "###". */
+export async function explicitReasoning(model: Llama, tok: PromptTokenizer, questions: string[], o: ExplicitReasoningOptions): Promise<ReasoningResult> {
+  const sep = separatorId(tok);
+  const prompts = questions.map((q) => encodeInferencePrompt(tok, q, 1));
+  const L = Math.max(...prompts.map((p) => p.length));
+  const decoder = new Decoder(model, questions.length, L + o.maxNewTokens + 1);
+  try {
+    // with no-cot the prompt's "###" is the answer's own: the model was trained without a chain
+    const first = await decoder.prompt(prompts, tok.padId);
+    first.hidden.dispose();
+    const generated = await continueTokens(decoder, first.logits, new HostRng(o.seed), { ...o.sampling, maxNewTokens: o.maxNewTokens, eosIds: [tok.eosId], padId: tok.padId });
+    const chainLengths = generated.map((ids) => (o.mode === 'no-cot' ? 0 : Math.max(0, ids.indexOf(sep))));
+    const answerIds = generated.map((ids) => (o.mode === 'no-cot' ? ids : ids.indexOf(sep) >= 0 ? ids.slice(ids.indexOf(sep) + 1) : ids));
+    return { answerIds, chainLengths };
+  } finally {
+    decoder.dispose();
+  }
+}

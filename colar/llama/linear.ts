@@ -1,0 +1,48 @@
+// A linear layer y = x·Wᵀ (+ b), with an optional LoRA adapter: y += s·(x·Aᵀ)·Bᵀ, s = alpha/r.
+// The base weight can be frozen (no gradient is ever computed for it) while A and B train.
+
+import * as E from '../../engine/index.js';
+
+export interface LoraWeights {
+  /** [r, in], Kaiming-uniform initialised */
+  A: E.Tensor;
+  /** [out, r], zero initialised so a fresh adapter changes nothing */
+  B: E.Tensor;
+  scale: number;
+}
+
+export class Linear {
+  lora: LoraWeights | null = null;
+
+  constructor(
+    /** [out, in] */
+    public weight: E.Tensor,
+    readonly bias: E.Tensor | null = null,
+  ) {}
+
+  get inFeatures(): number {
+    return this.weight.shape[1];
+  }
+
+  get outFeatures(): number {
+    return this.weight.shape[0];
+  }
+
+  forward(x: E.Tensor): E.Tensor {
+    const y = E.linear(x, this.weight, this.bias ?? undefined);
+    if (!this.lora) return y;
+    const { A, B, scale } = this.lora;
+    return E.add(y, E.matmul(E.matmul(x, A, { transB: true }), B, { transB: true, alpha: scale }));
+  }
+
+  /** Folds the adapter into the base weight (W += s·B·A) and removes it. */
+  mergeLora(): void {
+    if (!this.lora) return;
+    const { A, B, scale } = this.lora;
+    const merged = E.noGrad(() => E.keep(E.add(this.weight, E.matmul(B, A, { alpha: scale }))));
+    merged.requiresGrad = this.weight.requiresGrad;
+    for (const t of [this.weight, A, B]) t.dispose();
+    this.weight = merged;
+    this.lora = null;
+  }
+}

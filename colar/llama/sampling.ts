@@ -1,0 +1,65 @@
+// Choosing the next token from a row of logits on the host: greedy, or temperature + nucleus
+// (top-p) sampling as Hugging Face's warpers do it, from a seeded uniform source.
+
+import { philoxCpu } from '../../kernels/random.js';
+
+export interface SamplingOptions {
+  /** greedy (argmax) when true */
+  greedy?: boolean;
+  temperature?: number;
+  /** keep the smallest set of most likely tokens whose probability reaches topP */
+  topP?: number;
+}
+
+export function argmaxOf(logits: ArrayLike<number>, offset = 0, n = logits.length - offset): number {
+  let best = 0;
+  for (let i = 1; i < n; i++) if (logits[offset + i] > logits[offset + best]) best = i;
+  return best;
+}
+
+/** One token id from logits[offset .. offset+n), using the uniform draw u ∈ (0, 1). */
+export function sampleToken(logits: ArrayLike<number>, u: number, opts: SamplingOptions, offset = 0, n = logits.length - offset): number {
+  const { greedy = false, temperature = 1, topP = 1 } = opts;
+  if (greedy || temperature <= 0) return argmaxOf(logits, offset, n);
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) max = Math.max(max, logits[offset + i]);
+  const probs = new Float64Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) total += probs[i] = Math.exp((logits[offset + i] - max) / temperature);
+  let order: number[];
+  let mass = total;
+  if (topP < 1) {
+    order = Array.from({ length: n }, (_, i) => i).sort((a, b) => probs[b] - probs[a]);
+    let kept = 0;
+    let cum = 0;
+    while (kept < n && cum < topP * total) cum += probs[order[kept++]];
+    order = order.slice(0, Math.max(1, kept));
+    mass = cum;
+  } else {
+    order = Array.from({ length: n }, (_, i) => i);
+  }
+  let target = u * mass;
+  for (const i of order) {
+    target -= probs[i];
+    if (target <= 0) return i;
+  }
+  return order[order.length - 1];
+}
+
+/** A host-side uniform stream from the same Philox generator the kernels use. */
+export class HostRng {
+  constructor(
+    readonly seed: number,
+    private counter = 0,
+  ) {}
+
+  /** Uniform in (0, 1). */
+  next(): number {
+    const [a] = philoxCpu(this.seed >>> 0, this.counter++ >>> 0);
+    return ((a >>> 8) + 0.5) / 16777216;
+  }
+
+  get offset(): number {
+    return this.counter;
+  }
+}

@@ -1,0 +1,183 @@
+// The GRPO stage (COLAR_SPEC §4). Each epoch draws questions with replacement; each step
+// rolls out G samples per question with sampled latents, stop decisions and answers, rewards
+// correctness (optionally acc / #L), normalises rewards within each group, scores the rollouts
+// under the rollout policy (old log-probs), then makes one pass over shuffled minibatches of
+// the experience: recompute log-probs, clipped-ratio loss on latents and answer tokens, clip
+// the gradient norm, AdamW.
+
+import { join } from 'node:path';
+import * as E from '../engine/index.js';
+import { isCorrectAnswer } from '../datasets/answer.js';
+import { encodeInferencePrompt, separatorId } from '../datasets/prompt.js';
+import type { QsaRecord } from '../datasets/record.js';
+import { Rng as HostRng } from '../datasets/rng.js';
+import { latestCheckpoint, loadOptimizer, loadWeights, OPTIMIZER, readState, saveCheckpoint, WEIGHTS, type CheckpointState } from './checkpoint.js';
+import { aggregationWeights, clippedObjective, groupAdvantages, type Aggregation } from './grpo.js';
+import { latentReasoning, PAPER_ANSWER_SAMPLING } from './inference.js';
+import { MetricsLog } from './logging/metrics.js';
+import { Progress } from './logging/progress.js';
+import { TensorBoardWriter } from './logging/tensorboard.js';
+import { rolloutLogprobs, type Rollout } from './rl_logprobs.js';
+import { checkpointTensors, type RunModel } from './run.js';
+import type { TrainConfig } from './train_config.js';
+
+export interface RlConfig {
+  group_size: number;
+  questions_per_step: number;
+  samples_per_epoch: number;
+  epochs: number;
+  exp_batch_size: number;
+  lr: number;
+  weight_decay: number;
+  clip_eps: number;
+  grad_clip: number;
+  aggregation: Aggregation;
+  punish_latent_length: boolean;
+  compression: number;
+  max_latent_steps: number;
+  ckpt_every: number;
+}
+
+export const DEFAULT_RL: RlConfig = {
+  group_size: 8, questions_per_step: 4, samples_per_epoch: 64, epochs: 2, exp_batch_size: 8,
+  lr: 1e-6, weight_decay: 0.01, clip_eps: 0.2, grad_clip: 1.0, aggregation: 'mean',
+  punish_latent_length: false, compression: 2, max_latent_steps: 64, ckpt_every: 10,
+};
+
+interface Experience {
+  rollout: Rollout;
+  advantage: number;
+  oldLatent: Float32Array | Float64Array;
+  oldAnswer: Float32Array | Float64Array;
+}
+
+export async function trainRl(engine: E.Engine, cfg: TrainConfig, rl: RlConfig, run: RunModel, train: QsaRecord[], opts: { resume: boolean; log?: (l: string) => void }): Promise<{ steps: number }> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const head = run.head;
+  if (!head) throw new Error('rl: the model has no latent head (start from a CoLaR run with model.init_from)');
+  const runDir = cfg.out_dir;
+  const named = checkpointTensors(run, cfg);
+  const names = [...named.keys()];
+  const params = [...named.values()];
+  for (const p of params) p.requiresGrad = true;
+  const optimizer = new E.AdamW(params, { lr: rl.lr, weightDecay: rl.weight_decay });
+  const stepsPerEpoch = Math.ceil(rl.samples_per_epoch / rl.questions_per_step);
+  const totalSteps = stepsPerEpoch * rl.epochs;
+  let state: CheckpointState = { step: 0, epoch: 0, batchInEpoch: 0, rng: { seed: cfg.seed, offset: 0 }, bestMetric: null };
+  const resumeFrom = opts.resume ? await latestCheckpoint(runDir) : null;
+  if (resumeFrom) {
+    state = await readState(resumeFrom);
+    await loadWeights(join(resumeFrom, WEIGHTS), named);
+    await loadOptimizer(join(resumeFrom, OPTIMIZER), optimizer, names);
+    log(`resumed from ${resumeFrom} at step ${state.step}`);
+  }
+  const metrics = await MetricsLog.open(join(runDir, 'metrics.jsonl'), { resumeFromStep: state.step });
+  const tb = await TensorBoardWriter.create(runDir);
+  const progress = new Progress({ total: totalSteps, label: 'grpo', stream: process.stderr });
+  progress.tick(state.step);
+  const sep = separatorId(run.prompt);
+  try {
+    while (state.step < totalSteps) {
+      const epoch = Math.floor(state.step / stepsPerEpoch);
+      // questions with replacement, a function of (seed, epoch): resumable
+      const draw = new HostRng(cfg.seed * 7777 + epoch);
+      const epochQuestions = Array.from({ length: stepsPerEpoch * rl.questions_per_step }, () => train[Math.floor(draw.float() * train.length)]);
+      const inEpoch = state.step % stepsPerEpoch;
+      const questions = epochQuestions.slice(inEpoch * rl.questions_per_step, (inEpoch + 1) * rl.questions_per_step);
+      const started = performance.now();
+
+      const grouped = questions.flatMap((q) => new Array<QsaRecord>(rl.group_size).fill(q));
+      const result = await latentReasoning(run.model, head, run.prompt, grouped.map((q) => q.question), {
+        compression: rl.compression, maxLatentSteps: rl.max_latent_steps, latentTemperature: 1, deterministic: false,
+        stopTemperature: 1, answer: PAPER_ANSWER_SAMPLING, seed: (cfg.seed * 1000 + state.step) >>> 0, captureLatents: true,
+      });
+      const correct = grouped.map((q, i) => (isCorrectAnswer(q.answer, run.tokenizer.decode(result.answerIds[i], { skipSpecialTokens: true })) ? 1 : 0));
+      const rewards = correct.map((acc, i) => (rl.punish_latent_length ? acc / Math.max(1, result.chainLengths[i]) : acc));
+      const advantages = groupAdvantages(rewards, rl.group_size);
+      const rollouts: Rollout[] = grouped.map((q, i) => ({
+        prompt: encodeInferencePrompt(run.prompt, q.question, rl.compression),
+        latents: result.latents![i],
+        answer: [sep, ...result.answerIds[i]],
+      }));
+
+      // old log-probs: the policy that produced the rollouts, before any update this step
+      const experience: Experience[] = [];
+      for (let i = 0; i < rollouts.length; i += rl.exp_batch_size) {
+        const chunk = rollouts.slice(i, i + rl.exp_batch_size);
+        const lp = E.noGrad(() => engine.scope(() => rolloutLogprobs(run.model, head, chunk, run.prompt.padId)));
+        const [lat, ans] = [await lp.latent.data(), await lp.answer.data()];
+        lp.latent.dispose();
+        lp.answer.dispose();
+        let lo = 0;
+        let ao = 0;
+        chunk.forEach((r, k) => {
+          experience.push({ rollout: r, advantage: advantages[i + k], oldLatent: lat.slice(lo, lo + r.latents.length) as Float32Array, oldAnswer: ans.slice(ao, ao + r.answer.length) as Float32Array });
+          lo += r.latents.length;
+          ao += r.answer.length;
+        });
+      }
+
+      // one pass over shuffled minibatches
+      const shuffle = new HostRng(cfg.seed * 31 + state.step);
+      const order = experience.map((_, i) => i);
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = Math.floor(shuffle.float() * (i + 1));
+        [order[i], order[j]] = [order[j], order[i]];
+      }
+      const parts = { latentLoss: 0, answerLoss: 0, clip: 0, batches: 0 };
+      for (let i = 0; i < order.length; i += rl.exp_batch_size) {
+        const mb = order.slice(i, i + rl.exp_batch_size).map((k) => experience[k]);
+        if (mb.every((x) => x.advantage === 0)) continue; // all-equal groups carry no signal
+        const values = engine.scope(() => {
+          const lp = rolloutLogprobs(run.model, head, mb.map((x) => x.rollout), run.prompt.padId);
+          const part = (logp: E.Tensor, old: (x: Experience) => ArrayLike<number>, count: (x: Experience) => number) => {
+            const flatOld = mb.flatMap((x) => Array.from(old(x)));
+            const adv = mb.flatMap((x) => new Array<number>(count(x)).fill(x.advantage));
+            const w = aggregationWeights(mb.map(count), rl.aggregation);
+            return clippedObjective(logp, engine.tensor(flatOld), engine.tensor(adv), engine.tensor(w), rl.clip_eps);
+          };
+          const latent = part(lp.latent, (x) => x.oldLatent, (x) => x.rollout.latents.length);
+          const answer = part(lp.answer, (x) => x.oldAnswer, (x) => x.rollout.answer.length);
+          E.backward(E.add(latent.loss, answer.loss));
+          return [latent.loss, answer.loss, E.scale(E.add(latent.clipFraction, answer.clipFraction), 0.5)].map((t) => E.keep(t));
+        });
+        const clip = E.clipGradNorm(params, rl.grad_clip);
+        optimizer.update(clip);
+        optimizer.zeroGrad();
+        clip.dispose();
+        const [ll, al, cf] = await Promise.all(values.map((v) => v.item()));
+        values.forEach((v) => v.dispose());
+        parts.latentLoss += ll;
+        parts.answerLoss += al;
+        parts.clip += cf;
+        parts.batches++;
+      }
+      state.step++;
+      const seconds = (performance.now() - started) / 1000;
+      const nb = Math.max(1, parts.batches);
+      const tokens = rollouts.reduce((s, r) => s + r.prompt.length + r.latents.length + r.answer.length, 0);
+      const record = {
+        step: state.step, epoch: epoch + 1,
+        reward: mean(rewards), accuracy: mean(correct), chain_length: mean(result.chainLengths),
+        clip_fraction: parts.clip / nb, latent_loss: parts.latentLoss / nb, answer_loss: parts.answerLoss / nb,
+        tokens_per_s: tokens / seconds,
+      };
+      metrics.write(record);
+      for (const [k, v] of Object.entries(record)) if (k !== 'step') tb.scalar(`rl/${k}`, v, state.step);
+      progress.tick(1, { reward: record.reward, '#L': record.chain_length });
+      if (state.step % rl.ckpt_every === 0 || state.step === totalSteps) {
+        await saveCheckpoint(runDir, `step-${String(state.step).padStart(6, '0')}`, named, optimizer, names, { ...state, epoch });
+      }
+    }
+    progress.done();
+  } finally {
+    await metrics.close();
+    await tb.close();
+    optimizer.dispose();
+  }
+  return { steps: state.step };
+}
+
+function mean(xs: number[]): number {
+  return xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
+}

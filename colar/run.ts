@@ -1,0 +1,142 @@
+// A training run's pieces, built from its resolved config: tokenizer, datasets, model (fresh,
+// from a Hugging Face directory, or from an earlier run), LoRA, latent head. The run directory
+// keeps run_config.json and the model's config.json/tokenizer files, so eval needs only it.
+
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as E from '../engine/index.js';
+import { loadRecords } from '../datasets/load.js';
+import { withSpecialTokens, type PromptTokenizer } from '../datasets/prompt.js';
+import type { QsaRecord } from '../datasets/record.js';
+import { arithmeticDataset } from '../datasets/synthetic.js';
+import { syntheticTokenizerFiles, SPECIAL_TOKENS, type NumberTokens } from '../datasets/vocab.js';
+import { latestCheckpoint, loadWeights, WEIGHTS } from './checkpoint.js';
+import { embeddingStd, LatentHead } from './latent_head.js';
+import { parseLlamaConfig, toHF, type LlamaConfig } from './llama/config.js';
+import { initLlama } from './llama/init.js';
+import { loadModelDir } from './llama/load.js';
+import { applyLora, loraParameters } from './llama/lora.js';
+import type { Llama } from './llama/model.js';
+import { writeModelDir } from './llama/model_dir.js';
+import { Tokenizer } from './llama/tokenizer.js';
+import type { TrainConfig } from './train_config.js';
+
+export interface RunModel {
+  model: Llama;
+  head: LatentHead | null;
+  tokenizer: Tokenizer;
+  prompt: PromptTokenizer;
+}
+
+export const RUN_CONFIG = 'run_config.json';
+export const MODEL_SUBDIR = 'model';
+
+/** The run's tokenizer: the synthetic task's own, or the model directory's. */
+export async function runTokenizer(cfg: TrainConfig): Promise<{ tokenizer: Tokenizer; json: object; config: Record<string, unknown> }> {
+  if (cfg.model.path) {
+    const json = JSON.parse(await readFile(join(cfg.model.path, 'tokenizer.json'), 'utf8')) as object;
+    const config = JSON.parse(await readFile(join(cfg.model.path, 'tokenizer_config.json'), 'utf8').catch(() => '{}')) as Record<string, unknown>;
+    return { tokenizer: Tokenizer.fromJSON(json, join(cfg.model.path, 'tokenizer.json')), json, config };
+  }
+  const files = syntheticTokenizerFiles(cfg.data.numbers as NumberTokens);
+  return { tokenizer: Tokenizer.fromJSON(files.tokenizer, 'synthetic tokenizer'), json: files.tokenizer, config: files.config };
+}
+
+export function promptTokenizer(tokenizer: Tokenizer, config: Record<string, unknown>): PromptTokenizer {
+  const name = (key: string, fallback: string) => (typeof config[key] === 'string' ? (config[key] as string) : fallback);
+  return withSpecialTokens(tokenizer, { eos_token: name('eos_token', SPECIAL_TOKENS.eos), pad_token: name('pad_token', name('eos_token', SPECIAL_TOKENS.pad)) });
+}
+
+/** Train and validation records: the synthetic task, or dataset files. */
+export async function runDatasets(cfg: TrainConfig): Promise<{ train: QsaRecord[]; val: QsaRecord[] }> {
+  const load = async (spec: string, split: 'train' | 'val', n: number) => {
+    if (spec === 'synthetic') return arithmeticDataset(split, n, cfg.seed);
+    const { records } = await loadRecords(spec, { format: (cfg.data.format ?? undefined) as never });
+    return n > 0 ? records.slice(0, n) : records;
+  };
+  return { train: await load(cfg.data.train, 'train', cfg.data.n_train), val: await load(cfg.data.val, 'val', cfg.data.n_val) };
+}
+
+function tinyConfig(cfg: TrainConfig, tokenizer: Tokenizer, prompt: PromptTokenizer): LlamaConfig {
+  const m = cfg.model;
+  if (m.hidden_size % m.heads !== 0) throw new Error(`config model.hidden_size ${m.hidden_size} is not a multiple of model.heads ${m.heads}`);
+  return parseLlamaConfig(
+    toHF({
+      vocabSize: tokenizer.vocabSize, hiddenSize: m.hidden_size, intermediateSize: m.intermediate_size,
+      numHiddenLayers: m.layers, numAttentionHeads: m.heads, numKeyValueHeads: m.kv_heads, headDim: m.hidden_size / m.heads,
+      rmsNormEps: 1e-5, ropeTheta: 10000, maxPositionEmbeddings: 2048, tieWordEmbeddings: true,
+      eosTokenId: prompt.eosId, padTokenId: prompt.padId, torchDtype: 'float32',
+    }),
+    'tiny preset',
+  );
+}
+
+/** Named trainable tensors of a run: what checkpoints hold. */
+export function checkpointTensors(run: RunModel, cfg: TrainConfig): Map<string, E.Tensor> {
+  const m = new Map<string, E.Tensor>();
+  if (!cfg.lora.enabled) for (const [n, t] of run.model.namedParameters()) m.set(n, t);
+  else for (const [n, t] of loraParameters(run.model, cfg.lora.target_modules)) m.set(n, t);
+  if (run.head) for (const [n, t] of run.head.namedParameters()) m.set(n, t);
+  return m;
+}
+
+/**
+ * Builds the run's model. A fresh run initialises (tiny) or loads (model.path) the base, then
+ * takes weights from model.init_from when given; `withHead` adds the latent head.
+ */
+export async function buildRunModel(engine: E.Engine, cfg: TrainConfig, withHead: boolean): Promise<RunModel> {
+  const { tokenizer, config: tokConfig } = await runTokenizer(cfg);
+  const prompt = promptTokenizer(tokenizer, tokConfig);
+  const rng = new E.Rng(cfg.seed);
+  const model = cfg.model.path ? await loadModelDir(engine, cfg.model.path) : initLlama(engine, tinyConfig(cfg, tokenizer, prompt), rng);
+  if (cfg.lora.enabled) applyLora(model, { r: cfg.lora.r, alpha: cfg.lora.alpha, dropout: cfg.lora.dropout, targetModules: cfg.lora.target_modules }, rng);
+  let head: LatentHead | null = null;
+  if (withHead) {
+    const std = cfg.colar.embed_std ?? (await embeddingStd(model.embedTokens));
+    head = LatentHead.init(engine, model.config.hiddenSize, cfg.colar.head_intermediate, std, rng);
+  }
+  const run = { model, head, tokenizer, prompt };
+  if (cfg.model.init_from) {
+    const ckpt = (await bestOrLatest(cfg.model.init_from)) ?? cfg.model.init_from;
+    const n = await loadWeights(join(ckpt, WEIGHTS), checkpointTensors(run, cfg), { partial: true });
+    if (n === 0) throw new Error(`model.init_from ${cfg.model.init_from}: no matching tensors in ${ckpt}`);
+  }
+  return run;
+}
+
+/** A run's best checkpoint when it has one, else its latest; null for a plain checkpoint dir. */
+export async function bestOrLatest(runDir: string): Promise<string | null> {
+  const best = join(runDir, 'checkpoints', 'best');
+  try {
+    await readFile(join(best, 'state.json'));
+    return best;
+  } catch {
+    return latestCheckpoint(runDir);
+  }
+}
+
+/** Writes run_config.json and the model's HF config and tokenizer into the run directory. */
+export async function writeRunFiles(runDir: string, cfg: TrainConfig, run: RunModel): Promise<void> {
+  await mkdir(runDir, { recursive: true });
+  await writeFile(join(runDir, RUN_CONFIG), JSON.stringify(cfg, null, 2));
+  const { json, config } = await runTokenizer(cfg);
+  await writeModelDir(join(runDir, MODEL_SUBDIR), { config: run.model.config, tensors: [], tokenizer: json, tokenizerConfig: config });
+}
+
+export async function readRunConfig(runDir: string): Promise<TrainConfig> {
+  try {
+    return JSON.parse(await readFile(join(runDir, RUN_CONFIG), 'utf8')) as TrainConfig;
+  } catch (err) {
+    throw new Error(`${join(runDir, RUN_CONFIG)}: cannot read the run's config (${(err as Error).message})`);
+  }
+}
+
+/** The trained model of a run directory (its best checkpoint, else its latest), for eval. */
+export async function loadRun(engine: E.Engine, runDir: string): Promise<{ cfg: TrainConfig; run: RunModel }> {
+  const cfg = await readRunConfig(runDir);
+  const ckpt = await bestOrLatest(runDir);
+  if (!ckpt) throw new Error(`${runDir}: the run has no checkpoint yet`);
+  const run = await buildRunModel(engine, { ...cfg, model: { ...cfg.model, init_from: null } }, cfg.stage === 'colar');
+  await loadWeights(join(ckpt, WEIGHTS), checkpointTensors(run, cfg));
+  return { cfg, run };
+}

@@ -1,0 +1,96 @@
+// Training sequences as slots. A slot is one input position: one token (question, answer,
+// uncompressed steps) or a compressed group of up to c step tokens, whose input embedding is
+// Σ w·E[token] with w = 1/√(real tokens in the group) (or 1/count with mean pooling).
+// Group alignment follows the method: the steps' leading "###" is a group of its own (it ends
+// its group), and the step tokens start at a group boundary, so a row with n step tokens has
+// 1 + ⌈n/c⌉ compressed groups and never an all-padding group (the reference's trailing
+// all-pad group is a padding accident; see COLAR_SPEC §2.2 and README).
+// Rows are right-padded; the content of each row is contiguous, so positions are 0, 1, 2, ….
+
+import type { EncodedExample } from '../datasets/prompt.js';
+
+export const IGNORE_INDEX = -100;
+
+export type Pooling = 'sqrt' | 'mean';
+
+export interface SlotBatch {
+  B: number;
+  /** slots per row */
+  L: number;
+  /** token members per slot (the compression factor, 1 for plain text) */
+  width: number;
+  /** i32 [B, L, width]: member token ids (padId where unused) */
+  ids: Int32Array;
+  /** f32 [B, L, width]: member weights (0 where unused) */
+  weights: Float32Array;
+  /** f32 [B, L]: 1 for a real slot */
+  mask: Float32Array;
+  /** i32 [B, L]: the token logits at slot t must predict (the label of slot t+1), or IGNORE_INDEX */
+  targets: Int32Array;
+  /** flat indices b·L+t of compressed-chain slots: the latent head at t predicts slot t+1's embedding */
+  latentSlots: Int32Array;
+  /** steps slots per row (the chain length in slots: CoT tokens or compressed groups, "###" included) */
+  chainSlots: number[];
+}
+
+export interface SlotOptions {
+  compression: number;
+  pooling: Pooling;
+  padId: number;
+  /** uniform draws in [0,1) for choosing each group's label token */
+  random: () => number;
+  /** with `false`, the steps are dropped entirely (the No-CoT baseline) */
+  withSteps?: boolean;
+}
+
+interface Slot {
+  tokens: number[];
+  /** the token this slot teaches the LM head to predict */
+  label: number;
+  kind: 'question' | 'chain' | 'answer';
+}
+
+function rowSlots(ex: EncodedExample, o: SlotOptions): Slot[] {
+  const slots: Slot[] = ex.question.map((t) => ({ tokens: [t], label: t, kind: 'question' as const }));
+  if (o.withSteps !== false) {
+    const [separator, ...steps] = ex.steps;
+    slots.push({ tokens: [separator], label: separator, kind: 'chain' });
+    for (let i = 0; i < steps.length; i += o.compression) {
+      const group = steps.slice(i, i + o.compression);
+      // one random real member is the group's label (the method's multinomial over the mask)
+      slots.push({ tokens: group, label: group[Math.min(group.length - 1, Math.floor(o.random() * group.length))], kind: 'chain' });
+    }
+  }
+  for (const t of ex.answer) slots.push({ tokens: [t], label: t, kind: 'answer' });
+  return slots;
+}
+
+export function buildSlotBatch(examples: EncodedExample[], o: SlotOptions): SlotBatch {
+  if (!Number.isInteger(o.compression) || o.compression < 1) throw new Error(`compression factor must be a positive integer, got ${o.compression}`);
+  const rows = examples.map((ex) => rowSlots(ex, o));
+  const B = rows.length;
+  const L = Math.max(...rows.map((r) => r.length));
+  const width = o.compression;
+  const ids = new Int32Array(B * L * width).fill(o.padId);
+  const weights = new Float32Array(B * L * width);
+  const mask = new Float32Array(B * L);
+  const targets = new Int32Array(B * L).fill(IGNORE_INDEX);
+  const latentSlots: number[] = [];
+  const chainSlots: number[] = [];
+  rows.forEach((slots, b) => {
+    slots.forEach((slot, t) => {
+      const base = (b * L + t) * width;
+      const w = o.pooling === 'sqrt' ? 1 / Math.sqrt(slot.tokens.length) : 1 / slot.tokens.length;
+      slot.tokens.forEach((tok, j) => {
+        ids[base + j] = tok;
+        weights[base + j] = w;
+      });
+      mask[b * L + t] = 1;
+      const next = slots[t + 1];
+      if (next && next.kind !== 'question') targets[b * L + t] = next.label;
+      if (slot.kind === 'chain') latentSlots.push(b * L + t);
+    });
+    chainSlots.push(slots.filter((s) => s.kind === 'chain').length);
+  });
+  return { B, L, width, ids, weights, mask, targets, latentSlots: Int32Array.from(latentSlots), chainSlots };
+}

@@ -1,0 +1,70 @@
+// The supervised objectives (COLAR_SPEC §2): one forward over [question | chain | answer] with
+// the chain compressed by factor c, then
+//   CE     — the LM head predicts each chain group's label token and the answer tokens;
+//   latent — the latent head at each chain slot predicts the next slot's input embedding
+//            (÷ embedStd, detached): 'mse' on one reparameterised sample, 'nll' as a diagonal
+//            Gaussian, 'soft-mse' = mse − α·entropy;
+//   total  = ceWeight·CE + latentWeight·latent + entropyWeight·entropy.
+// CoT SFT is the same with c = 1 and no latent head.
+
+import * as E from '../engine/index.js';
+import type { LatentHead } from './latent_head.js';
+import type { Llama } from './llama/model.js';
+import type { SlotBatch } from './sequence.js';
+
+export type LatentLossKind = 'mse' | 'nll' | 'soft-mse';
+
+export interface SftLossConfig {
+  latentLoss: LatentLossKind;
+  ceWeight: number;
+  latentWeight: number;
+  /** weight of the mean entropy of the latent Gaussian (soft-mse uses −α) */
+  entropyWeight: number;
+}
+
+export const DEFAULT_SFT_LOSS: SftLossConfig = { latentLoss: 'mse', ceWeight: 1, latentWeight: 1, entropyWeight: 0 };
+
+export interface SftLosses {
+  total: E.Tensor;
+  ce: E.Tensor;
+  latent: E.Tensor | null;
+  entropy: E.Tensor | null;
+}
+
+const HALF_LOG_2PI_E = 0.5 * Math.log(2 * Math.PI * Math.E);
+
+/** Input embeddings of every slot: Σ_j w_j · E[token_j] → [B, L, d]. */
+export function slotEmbeddings(model: Llama, batch: SlotBatch): E.Tensor {
+  const e = model.engine;
+  const { B, L, width } = batch;
+  const ids = e.tensor(batch.ids, [B, L, width], 'i32');
+  const weights = e.tensor(batch.weights, [B, L, width, 1]);
+  const members = E.mul(model.embed(ids), weights);
+  return width === 1 ? E.reshape(members, [B, L, model.config.hiddenSize]) : E.sum(members, { axis: 2 });
+}
+
+export function sftLosses(model: Llama, head: LatentHead | null, batch: SlotBatch, cfg: SftLossConfig, rng: E.Rng): SftLosses {
+  const e = model.engine;
+  const { B, L } = batch;
+  const d = model.config.hiddenSize;
+  const inputs = slotEmbeddings(model, batch);
+  const { logits, hidden } = model.forward({ embeds: inputs, keyMask: e.tensor(batch.mask, [B, L]) });
+  const ce = E.crossEntropy(E.reshape(logits!, [B * L, -1]), e.tensor(batch.targets, [B * L], 'i32'));
+  if (!head || batch.latentSlots.length === 0) return { total: E.scale(ce, cfg.ceWeight), ce, latent: null, entropy: null };
+
+  const N = batch.latentSlots.length;
+  const h = E.embedding(E.reshape(hidden, [B * L, d]), e.tensor(batch.latentSlots, [N], 'i32'));
+  const nextSlots = e.tensor(batch.latentSlots.map((i) => i + 1), [N], 'i32');
+  const target = E.noGrad(() => E.scale(E.embedding(E.reshape(inputs, [B * L, d]), nextSlots), 1 / head.embedStd));
+  const { mean, logStd } = head.forward(h);
+  const entropy = E.addScalar(E.mean(logStd), HALF_LOG_2PI_E);
+  let latent: E.Tensor;
+  if (cfg.latentLoss === 'nll') {
+    latent = E.neg(E.mean(E.gaussianLogProb(target, mean, logStd)));
+  } else {
+    const sample = E.add(mean, E.mul(E.exp(logStd), rng.normal(e, [N, d])));
+    latent = E.mseLoss(sample, target);
+  }
+  const total = E.add(E.add(E.scale(ce, cfg.ceWeight), E.scale(latent, cfg.latentWeight)), E.scale(entropy, cfg.entropyWeight));
+  return { total, ce, latent, entropy };
+}

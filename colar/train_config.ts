@@ -1,0 +1,122 @@
+// The training configuration: JSON-shaped, snake_case like the reference's YAML, built from a
+// preset plus key=value overrides, and saved beside every run so eval needs only the run dir.
+
+import { applyOverrides, type Json } from './overrides.js';
+
+export type Stage = 'cot' | 'colar' | 'nocot';
+
+export interface TrainConfig {
+  [key: string]: Json;
+  stage: Stage;
+  seed: number;
+  out_dir: string;
+  model: {
+    /** 'tiny' builds a fresh model; otherwise a Hugging Face model directory */
+    preset: string | null;
+    path: string | null;
+    /** a run directory (or checkpoint) to start from: CoLaR starts from a CoT run */
+    init_from: string | null;
+    hidden_size: number;
+    layers: number;
+    heads: number;
+    kv_heads: number;
+    intermediate_size: number;
+  };
+  data: {
+    /** 'synthetic' or a dataset file */
+    train: string;
+    val: string;
+    format: string | null;
+    n_train: number;
+    n_val: number;
+    /** the synthetic tokenizer's numbers: 'digits' or 'chunks' */
+    numbers: string;
+  };
+  train: {
+    epochs: number;
+    batch_size: number;
+    grad_accum: number;
+    lr: number;
+    min_lr_ratio: number;
+    warmup_steps: number;
+    weight_decay: number;
+    grad_clip: number;
+    /** optimizer steps between checkpoints (and the most a kill -9 can lose) */
+    ckpt_every: number;
+    /** validation questions answered at the end of each epoch */
+    val_samples: number;
+    max_steps: number | null;
+  };
+  lora: { enabled: boolean; r: number; alpha: number; dropout: number; target_modules: string[] };
+  colar: {
+    /** an integer (draw 1..n) or a list like "1,2,5" */
+    max_compression_factor: number | string;
+    pooling: string;
+    latent_loss: string;
+    ce_weight: number;
+    latent_weight: number;
+    entropy_weight: number;
+    head_intermediate: number;
+    /** std of the embedding entries; null measures it from the model */
+    embed_std: number | null;
+    /** compression factor used for validation */
+    val_compression: number;
+  };
+}
+
+/** Sized for the 2-core CPU (lavapipe): see shared/CALIBRATION.md for what this scale shows. */
+export const TINY_PRESET: TrainConfig = {
+  stage: 'cot',
+  seed: 0,
+  out_dir: 'runs/tiny-cot',
+  model: { preset: 'tiny', path: null, init_from: null, hidden_size: 64, layers: 2, heads: 4, kv_heads: 2, intermediate_size: 192 },
+  data: { train: 'synthetic', val: 'synthetic', format: null, n_train: 4000, n_val: 200, numbers: 'digits' },
+  train: { epochs: 2, batch_size: 32, grad_accum: 1, lr: 1e-3, min_lr_ratio: 0.1, warmup_steps: 20, weight_decay: 0.01, grad_clip: 1.0, ckpt_every: 50, val_samples: 64, max_steps: null },
+  lora: { enabled: false, r: 128, alpha: 32, dropout: 0, target_modules: ['q_proj', 'v_proj'] },
+  colar: {
+    max_compression_factor: 5, pooling: 'sqrt', latent_loss: 'mse', ce_weight: 1, latent_weight: 1, entropy_weight: 0,
+    head_intermediate: 128, embed_std: null, val_compression: 2,
+  },
+};
+
+/** The paper's setting on a user's Llama-3.2-1B and GSM8k-Aug files (needs a real GPU). */
+export const LLAMA_1B_PRESET: TrainConfig = {
+  ...structuredClone(TINY_PRESET),
+  out_dir: 'runs/llama-1b-cot',
+  model: { ...TINY_PRESET.model, preset: null, path: 'Llama-3.2-1B-Instruct' },
+  data: { ...TINY_PRESET.data, train: 'gsm8k-aug/train.txt', val: 'gsm8k-aug/valid.txt', n_train: 0, n_val: 500 },
+  train: { ...TINY_PRESET.train, epochs: 50, batch_size: 256, lr: 1e-4, weight_decay: 0.01, ckpt_every: 500, val_samples: 500 },
+  lora: { ...TINY_PRESET.lora, enabled: true },
+  colar: { ...TINY_PRESET.colar, head_intermediate: 2048, embed_std: 0.018, val_compression: 5 },
+};
+
+export const PRESETS: Record<string, TrainConfig> = { tiny: TINY_PRESET, 'llama-3.2-1b': LLAMA_1B_PRESET };
+
+export function resolveConfig(preset: string, stage: Stage, overrides: string[]): TrainConfig {
+  const base = PRESETS[preset];
+  if (!base) throw new Error(`--preset ${preset}: unknown (expected ${Object.keys(PRESETS).join(', ')})`);
+  const cfg = applyOverrides({ ...structuredClone(base), stage, out_dir: base.out_dir.replace(/cot$/, stage) }, overrides);
+  validate(cfg);
+  return cfg;
+}
+
+function validate(c: TrainConfig): void {
+  const positiveInt = (v: unknown, key: string) => {
+    if (!Number.isInteger(v) || (v as number) < 1) throw new Error(`config ${key}: must be a positive integer, got ${JSON.stringify(v)}`);
+  };
+  positiveInt(c.train.batch_size, 'train.batch_size');
+  positiveInt(c.train.grad_accum, 'train.grad_accum');
+  positiveInt(c.train.epochs, 'train.epochs');
+  positiveInt(c.train.ckpt_every, 'train.ckpt_every');
+  if (!(c.train.lr > 0)) throw new Error(`config train.lr: must be positive, got ${c.train.lr}`);
+  if (!['sqrt', 'mean'].includes(c.colar.pooling)) throw new Error(`config colar.pooling: expected sqrt or mean, got ${c.colar.pooling}`);
+  if (!['mse', 'nll', 'soft-mse'].includes(c.colar.latent_loss)) throw new Error(`config colar.latent_loss: expected mse, nll or soft-mse, got ${c.colar.latent_loss}`);
+  compressionChoices(c.colar.max_compression_factor);
+}
+
+/** The factors a training step draws from: 1..n for a number, the list for "1,2,5". */
+export function compressionChoices(spec: number | string): number[] {
+  const list = typeof spec === 'number' ? Array.from({ length: spec }, (_, i) => i + 1) : String(spec).split(',').map((s) => Number(s.trim()));
+  if (list.length === 0 || list.some((c) => !Number.isInteger(c) || c < 1)) throw new Error(`config colar.max_compression_factor: expected a positive integer or a list like "1,2,5", got ${JSON.stringify(spec)}`);
+  return list;
+}

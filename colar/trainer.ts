@@ -1,0 +1,161 @@
+// The SFT training loop shared by the CoT, No-CoT and CoLaR stages: seeded epoch order, the
+// compression factor drawn per optimizer step, gradient accumulation, global-norm clipping,
+// AdamW with warmup + cosine decay, validation accuracy each epoch with best-checkpoint
+// selection, atomic checkpoints every ckpt_every steps, and exact resume (weights, optimizer,
+// RNG, data position). Metrics go to metrics.jsonl, TensorBoard and a progress line.
+
+import { join } from 'node:path';
+import * as E from '../engine/index.js';
+import { encodeExample } from '../datasets/prompt.js';
+import type { QsaRecord } from '../datasets/record.js';
+import { Rng as HostShuffle } from '../datasets/rng.js';
+import { latestCheckpoint, loadOptimizer, loadWeights, OPTIMIZER, readState, saveCheckpoint, WEIGHTS, type CheckpointState } from './checkpoint.js';
+import { evaluateAccuracy } from './evaluate.js';
+import { MetricsLog } from './logging/metrics.js';
+import { Progress } from './logging/progress.js';
+import { TensorBoardWriter } from './logging/tensorboard.js';
+import { checkpointTensors, type RunModel } from './run.js';
+import { buildSlotBatch, type Pooling } from './sequence.js';
+import { sftLosses, type LatentLossKind, type SftLossConfig } from './sft.js';
+import { compressionChoices, type TrainConfig } from './train_config.js';
+
+export interface TrainResult {
+  steps: number;
+  bestMetric: number | null;
+  runDir: string;
+}
+
+/** Linear warmup, then cosine decay to min_lr_ratio·lr at the last step. */
+export function learningRate(step: number, totalSteps: number, c: TrainConfig['train']): number {
+  if (step <= c.warmup_steps) return (c.lr * step) / Math.max(1, c.warmup_steps);
+  const progress = Math.min(1, (step - c.warmup_steps) / Math.max(1, totalSteps - c.warmup_steps));
+  return c.lr * (c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + Math.cos(Math.PI * progress)));
+}
+
+/** The permutation of the training set for an epoch: a function of (seed, epoch) only. */
+export function epochOrder(n: number, seed: number, epoch: number): number[] {
+  const rng = new HostShuffle(seed * 1000003 + epoch);
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.float() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, data: { train: QsaRecord[]; val: QsaRecord[] }, opts: { resume: boolean; log?: (line: string) => void }): Promise<TrainResult> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const runDir = cfg.out_dir;
+  const t = cfg.train;
+  const named = checkpointTensors(run, cfg);
+  const names = [...named.keys()];
+  const params = [...named.values()];
+  for (const p of params) p.requiresGrad = true;
+  const optimizer = new E.AdamW(params, { lr: t.lr, weightDecay: t.weight_decay });
+  const microPerStep = t.batch_size * t.grad_accum;
+  const stepsPerEpoch = Math.ceil(data.train.length / microPerStep);
+  const totalSteps = Math.min(t.max_steps ?? Infinity, stepsPerEpoch * t.epochs);
+  const factors = cfg.stage === 'colar' ? compressionChoices(cfg.colar.max_compression_factor) : [1];
+  const lossCfg: SftLossConfig = { latentLoss: cfg.colar.latent_loss as LatentLossKind, ceWeight: cfg.colar.ce_weight, latentWeight: cfg.colar.latent_weight, entropyWeight: cfg.colar.entropy_weight };
+
+  let state: CheckpointState = { step: 0, epoch: 0, batchInEpoch: 0, rng: { seed: cfg.seed, offset: 0 }, bestMetric: null };
+  const resumeFrom = opts.resume ? await latestCheckpoint(runDir) : null;
+  if (resumeFrom) {
+    state = await readState(resumeFrom);
+    await loadWeights(join(resumeFrom, WEIGHTS), named);
+    await loadOptimizer(join(resumeFrom, OPTIMIZER), optimizer, names);
+    log(`resumed from ${resumeFrom} at step ${state.step} (epoch ${state.epoch + 1}, batch ${state.batchInEpoch})`);
+  }
+  const rng = E.Rng.fromState(state.rng);
+  const metrics = await MetricsLog.open(join(runDir, 'metrics.jsonl'), { resumeFromStep: state.step });
+  const tb = await TensorBoardWriter.create(runDir);
+  const progress = new Progress({ total: totalSteps, label: `${cfg.stage} sft`, stream: process.stderr });
+  progress.tick(state.step);
+  const save = (name: string) => saveCheckpoint(runDir, name, named, optimizer, names, { ...state, rng: rng.state() });
+
+  try {
+    while (state.step < totalSteps && state.epoch < t.epochs) {
+      const order = epochOrder(data.train.length, cfg.seed, state.epoch);
+      while (state.batchInEpoch * microPerStep < order.length && state.step < totalSteps) {
+        const started = performance.now();
+        // one compression factor per optimizer step (the whole batch shares it), from the saved stream
+        const c = factors[Math.floor(hostUniform(cfg.seed, state.step) * factors.length)];
+        let tokens = 0;
+        const parts = { total: 0, ce: 0, latent: 0 };
+        for (let micro = 0; micro < t.grad_accum; micro++) {
+          const first = (state.batchInEpoch * t.grad_accum + micro) * t.batch_size;
+          const records = order.slice(first, first + t.batch_size).map((i) => data.train[i]);
+          if (records.length === 0) break;
+          const labelDraw = seededStream(cfg.seed, state.step * 131 + micro);
+          const batch = buildSlotBatch(
+            records.map((r) => encodeExample(run.prompt, r, cfg.stage === 'cot' || cfg.stage === 'nocot' ? 1 : c)),
+            { compression: c, pooling: cfg.colar.pooling as Pooling, padId: run.prompt.padId, random: labelDraw, withSteps: cfg.stage !== 'nocot' },
+          );
+          tokens += batch.mask.reduce((s, m) => s + m, 0);
+          const values = engine.scope(() => {
+            const l = sftLosses(run.model, run.head, batch, lossCfg, rng);
+            E.backward(E.scale(l.total, 1 / t.grad_accum));
+            return [l.total, l.ce, l.latent ?? l.ce].map((x) => E.keep(x));
+          });
+          const [total, ce, latent] = await Promise.all(values.map((v) => v.item()));
+          values.forEach((v) => v.dispose());
+          parts.total += total / t.grad_accum;
+          parts.ce += ce / t.grad_accum;
+          parts.latent += (run.head ? latent : 0) / t.grad_accum;
+        }
+        state.step++;
+        state.batchInEpoch++;
+        optimizer.lr = learningRate(state.step, totalSteps, t);
+        const clip = E.clipGradNorm(params, t.grad_clip);
+        optimizer.update(clip);
+        optimizer.zeroGrad();
+        const [, gradNorm] = await clip.array();
+        clip.dispose();
+        const seconds = (performance.now() - started) / 1000;
+        const record = { step: state.step, epoch: state.epoch + 1, c, loss: parts.total, ce: parts.ce, latent: run.head ? parts.latent : null, lr: optimizer.lr, grad_norm: gradNorm, tokens_per_s: tokens / seconds };
+        metrics.write(record);
+        for (const [k, v] of Object.entries(record)) if (typeof v === 'number' && k !== 'step') tb.scalar(`train/${k}`, v, state.step);
+        progress.tick(1, { loss: parts.total, c, 'tok/s': Math.round(tokens / seconds) });
+        if (!Number.isFinite(parts.total)) throw new Error(`step ${state.step}: the loss is ${parts.total}; the last good checkpoint is kept (lower train.lr?)`);
+        if (state.step % t.ckpt_every === 0) await save(`step-${String(state.step).padStart(6, '0')}`);
+      }
+      if (state.batchInEpoch * microPerStep >= data.train.length) {
+        state.epoch++;
+        state.batchInEpoch = 0;
+        const accuracy = await validate(engine, cfg, run, data.val);
+        metrics.write({ step: state.step, epoch: state.epoch, val_accuracy: accuracy });
+        tb.scalar('val/accuracy', accuracy, state.step);
+        log(`epoch ${state.epoch}: validation accuracy ${(100 * accuracy).toFixed(1)}% on ${Math.min(cfg.train.val_samples, data.val.length)} questions`);
+        if (state.bestMetric === null || accuracy >= state.bestMetric) {
+          state.bestMetric = accuracy;
+          await save('best');
+        }
+      }
+      await save(`step-${String(state.step).padStart(6, '0')}`);
+    }
+    progress.done();
+  } finally {
+    await metrics.close();
+    await tb.close();
+    optimizer.dispose();
+  }
+  return { steps: state.step, bestMetric: state.bestMetric, runDir };
+}
+
+async function validate(engine: E.Engine, cfg: TrainConfig, run: RunModel, val: QsaRecord[]): Promise<number> {
+  const records = val.slice(0, cfg.train.val_samples);
+  if (records.length === 0) return 0;
+  const mode = cfg.stage === 'colar' ? 'latent' : cfg.stage === 'nocot' ? 'no-cot' : 'cot';
+  const { accuracy } = await evaluateAccuracy(engine, run, records, { mode, compression: cfg.colar.val_compression, seed: cfg.seed, greedy: true });
+  return accuracy;
+}
+
+/** A uniform in [0, 1) that depends only on (seed, index): resumable by construction. */
+function hostUniform(seed: number, index: number): number {
+  return seededStream(seed, index)();
+}
+
+function seededStream(seed: number, index: number): () => number {
+  const rng = new HostShuffle((seed * 2654435761 + index * 40503) >>> 0);
+  return () => rng.float();
+}

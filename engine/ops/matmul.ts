@@ -1,0 +1,73 @@
+// Batched matrix products with transpose flags, and their gradients (matmuls with flags).
+
+import type { MatmulShape } from '../../kernels/matmul.js';
+import { record } from '../autograd.js';
+import { Tensor, type Shape } from '../tensor.js';
+import { checkFloat, checkSameBackend, fail, wrap } from './util.js';
+import { sum } from './reduce.js';
+import { reshape } from './shape.js';
+import { add } from './elementwise.js';
+
+export interface MatmulOptions {
+  /** use Aᵀ: a's last two dims are [K, M] */
+  transA?: boolean;
+  /** use Bᵀ: b's last two dims are [N, K] */
+  transB?: boolean;
+  alpha?: number;
+}
+
+/**
+ * op(a) · op(b) over the last two dims. Batch dims must match, or one side is a plain
+ * matrix shared by every batch of the other.
+ */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const { transA = false, transB = false, alpha = 1 } = opts;
+  checkFloat('matmul', a, b);
+  checkSameBackend('matmul', a, b);
+  if (a.rank < 2 || b.rank < 2) fail('matmul', 'operands need at least 2 dims', a, b);
+  const [aRows, aCols] = a.shape.slice(-2);
+  const [bRows, bCols] = b.shape.slice(-2);
+  const [M, K] = transA ? [aCols, aRows] : [aRows, aCols];
+  const [Kb, N] = transB ? [bCols, bRows] : [bRows, bCols];
+  if (K !== Kb) fail('matmul', `inner dimensions differ (${K} vs ${Kb}, transA=${transA}, transB=${transB})`, a, b);
+  const aBatch = a.shape.slice(0, -2);
+  const bBatch = b.shape.slice(0, -2);
+  // a batched, non-transposed a against a shared b is one tall matrix product
+  if (aBatch.length && !bBatch.length && !transA) {
+    return reshape(matmul(reshape(a, [-1, aCols]), b, opts), [...aBatch, M, N]);
+  }
+  let batchShape: Shape;
+  if (bBatch.length === 0) batchShape = aBatch;
+  else if (aBatch.length === 0) batchShape = bBatch;
+  else if (aBatch.join() === bBatch.join()) batchShape = aBatch;
+  else fail('matmul', 'batch dimensions differ', a, b);
+  const batch = batchShape.reduce((p, d) => p * d, 1);
+  const s: MatmulShape = {
+    batch, M, N, K, transA, transB, alpha,
+    aBatchStride: aBatch.length ? M * K : 0,
+    bBatchStride: bBatch.length ? K * N : 0,
+  };
+  const out = wrap(a, a.backend.matmul(a, b, s), [...batchShape, M, N]);
+  return record('matmul', out, [a, b], [a, b], (g, [sa, sb]) => {
+    const ga = transA
+      ? matmul(sb, g, { transA: transB, transB: true, alpha })
+      : matmul(g, sb, { transB: !transB, alpha });
+    const gb = transB
+      ? matmul(g, sa, { transA: true, transB: transA, alpha })
+      : matmul(sa, g, { transA: !transA, alpha });
+    return [reduceBatch(ga, a.shape), reduceBatch(gb, b.shape)];
+  });
+}
+
+/** A gradient computed per batch for an operand shared across batches is summed over them. */
+function reduceBatch(g: Tensor, shape: Shape): Tensor {
+  if (g.rank === shape.length) return g;
+  const flat = reshape(g, [-1, ...g.shape.slice(-2)]);
+  return sum(flat, { axis: 0 });
+}
+
+/** y = x·Wᵀ (+ b): PyTorch's Linear, weight [out, in]. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+  const y = matmul(x, weight, { transB: true });
+  return bias ? add(y, bias) : y;
+}

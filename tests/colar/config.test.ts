@@ -1,0 +1,54 @@
+// Config overrides as the reference's run.py parses them, and the training schedule helpers.
+import { describe, expect, it } from 'vitest';
+import { applyOverrides, parseOverrideValue } from '../../colar/overrides.js';
+import { compressionChoices, resolveConfig, TINY_PRESET } from '../../colar/train_config.js';
+import { epochOrder, learningRate } from '../../colar/trainer.js';
+import { meanCI } from '../../colar/evaluate.js';
+
+describe('overrides', () => {
+  it('parses values like the reference (lowercased JSON, else the raw string)', () => {
+    expect(parseOverrideValue('1e-3')).toBe(0.001);
+    expect(parseOverrideValue('True')).toBe(true);
+    expect(parseOverrideValue('None')).toBeNull();
+    expect(parseOverrideValue('runs/MyRun')).toBe('runs/MyRun');
+    expect(parseOverrideValue('[1,2]')).toEqual([1, 2]);
+  });
+  it('sets a dotted path, or every key of a bare name, and rejects unknown keys', () => {
+    const cfg = { a: { lr: 1, b: { lr: 2 } }, c: 3 };
+    expect(applyOverrides(cfg, ['lr=5'])).toEqual({ a: { lr: 5, b: { lr: 5 } }, c: 3 });
+    expect(applyOverrides(cfg, ['a.b.lr=7'])).toEqual({ a: { lr: 1, b: { lr: 7 } }, c: 3 });
+    expect(() => applyOverrides(cfg, ['nope=1'])).toThrow(/no config key nope/);
+    expect(() => applyOverrides(cfg, ['a.x=1'])).toThrow(/no config key a.x/);
+    expect(() => applyOverrides(cfg, ['justakey'])).toThrow(/expected key=value/);
+    expect(cfg.a.lr).toBe(1);
+  });
+  it('resolves presets with one-line errors for bad values', () => {
+    expect(resolveConfig('tiny', 'colar', ['batch_size=8']).train.batch_size).toBe(8);
+    expect(() => resolveConfig('tiny', 'cot', ['batch_size=0'])).toThrow('config train.batch_size: must be a positive integer, got 0');
+    expect(() => resolveConfig('huge', 'cot', [])).toThrow(/--preset huge: unknown/);
+    expect(compressionChoices(3)).toEqual([1, 2, 3]);
+    expect(compressionChoices('1,2,5')).toEqual([1, 2, 5]);
+    expect(() => compressionChoices('1,x')).toThrow(/max_compression_factor/);
+  });
+});
+
+describe('schedule', () => {
+  it('warms up linearly, then decays by cosine to min_lr_ratio', () => {
+    const t = { ...TINY_PRESET.train, lr: 1, warmup_steps: 10, min_lr_ratio: 0.1 };
+    expect(learningRate(5, 100, t)).toBeCloseTo(0.5);
+    expect(learningRate(10, 100, t)).toBeCloseTo(1);
+    expect(learningRate(55, 100, t)).toBeCloseTo(0.55);
+    expect(learningRate(100, 100, t)).toBeCloseTo(0.1);
+  });
+  it('orders epochs by (seed, epoch) only, as a permutation', () => {
+    const a = epochOrder(50, 3, 1);
+    expect(epochOrder(50, 3, 1)).toEqual(a);
+    expect(epochOrder(50, 3, 2)).not.toEqual(a);
+    expect([...a].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+  it('95% CI over seeds is 1.96·s/√n', () => {
+    const { mean, ci95 } = meanCI([1, 2, 3, 4, 5]);
+    expect(mean).toBe(3);
+    expect(ci95).toBeCloseTo((1.96 * Math.sqrt(2.5)) / Math.sqrt(5), 10);
+  });
+});
