@@ -9,6 +9,9 @@ export interface BenchRecord {
   ms_median: number;
   gflops?: number;
   gbps?: number;
+  /** end-to-end throughput */
+  tokens_per_s?: number;
+  steps_per_s?: number;
   /** percentage of the adapter's measured ceiling for this kind of work (copy bandwidth or best matmul) */
   pct_of_ceiling?: number;
 }

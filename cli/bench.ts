@@ -1,17 +1,19 @@
 import { Command } from 'commander';
 import { benchAttention } from '../bench/attention.js';
 import { benchCopyBandwidth } from '../bench/ceiling.js';
+import { benchEndToEnd } from '../bench/e2e.js';
 import { formatJsonLines, formatTable } from '../bench/format.js';
 import { benchMatmul } from '../bench/matmul.js';
 import { benchMemoryOps } from '../bench/ops.js';
 import type { BenchRecord } from '../bench/record.js';
+import { Engine } from '../engine/index.js';
 import { Gpu } from '../kernels/gpu.js';
 
 export function benchCommand(): Command {
   return new Command('bench')
     .description('kernel microbenchmarks: matmul, attention, norms, cross-entropy, AdamW, against the copy-bandwidth ceiling')
     .option('--json', 'one JSON object per line instead of a table')
-    .option('--only <names>', 'comma-separated subset: copy,matmul,attention,memory')
+    .option('--only <names>', 'comma-separated subset: copy,matmul,attention,memory,e2e')
     .action(async (opts: { json?: boolean; only?: string }) => {
       const gpu = await Gpu.open();
       if (!gpu) throw new Error('bench: no WebGPU adapter found (run scripts/setup.sh)');
@@ -36,6 +38,10 @@ export function benchCommand(): Command {
       if (wanted('memory')) {
         progress('memory-bound kernels ...');
         records.push(...(await benchMemoryOps(gpu, copy.gbps!)));
+      }
+      if (wanted('e2e')) {
+        progress('end to end (tiny preset) ...');
+        records.push(...(await benchEndToEnd(Engine.onGpu(gpu))));
       }
       console.log(opts.json ? formatJsonLines(records) : formatTable(records));
       await gpu.close();

@@ -7,6 +7,7 @@ import { evalCommand } from './eval.js';
 import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
 import { initCommand } from './init.js';
+import { reproCommand } from './repro.js';
 import { scoreCommand } from './score.js';
 import { trainCommand } from './train.js';
 import { tuneCommand } from './tune.js';
@@ -17,6 +18,7 @@ const program = new Command()
   .version('0.1.0')
   .addCommand(trainCommand())
   .addCommand(evalCommand())
+  .addCommand(reproCommand())
   .addCommand(initCommand())
   .addCommand(generateCommand())
   .addCommand(scoreCommand())

@@ -1,13 +1,14 @@
 import { Command, Option } from 'commander';
 import { Engine } from '../engine/index.js';
 import { buildRunModel, runDatasets, writeRunFiles } from '../colar/run.js';
+import { trainRl } from '../colar/rl.js';
 import { train } from '../colar/trainer.js';
 import { resolveConfig, type Stage } from '../colar/train_config.js';
 
 export function trainCommand(): Command {
   return new Command('train')
-    .description('supervised training: CoT SFT, No-CoT SFT, or CoLaR SFT (start CoLaR from a CoT run with model.init_from=RUN_DIR)')
-    .addOption(new Option('--stage <stage>', 'what to train').choices(['cot', 'colar', 'nocot']).default('cot'))
+    .description('training: CoT SFT, No-CoT SFT, CoLaR SFT (from a CoT run: model.init_from=RUN_DIR), or GRPO on the latent chain (--stage rl, from a CoLaR run)')
+    .addOption(new Option('--stage <stage>', 'what to train').choices(['cot', 'nocot', 'colar', 'rl']).default('cot'))
     .option('--preset <name>', 'configuration preset: tiny | llama-3.2-1b', 'tiny')
     .option('--out <dir>', 'run directory (default: the preset\'s out_dir)')
     .option('--resume', 'continue from the run directory\'s latest checkpoint')
@@ -17,9 +18,15 @@ export function trainCommand(): Command {
       const engine = await Engine.create();
       try {
         console.log(`${opts.stage} training on ${engine.backend.deviceName}; run directory ${cfg.out_dir}`);
-        const run = await buildRunModel(engine, cfg, cfg.stage === 'colar');
+        if (cfg.stage === 'rl' && !cfg.model.init_from) throw new Error('--stage rl: set model.init_from=RUN_DIR to a CoLaR run');
+        const run = await buildRunModel(engine, cfg, cfg.stage === 'colar' || cfg.stage === 'rl');
         const data = await runDatasets(cfg);
         await writeRunFiles(cfg.out_dir, cfg, run);
+        if (cfg.stage === 'rl') {
+          const rl = await trainRl(engine, cfg, run, data.train, { resume: opts.resume ?? false });
+          console.log(`done: ${rl.steps} GRPO steps; checkpoints in ${cfg.out_dir}/checkpoints`);
+          return;
+        }
         const result = await train(engine, cfg, run, data, { resume: opts.resume ?? false });
         console.log(`done: ${result.steps} steps; best validation accuracy ${result.bestMetric === null ? 'n/a' : (100 * result.bestMetric).toFixed(1) + '%'}; checkpoints in ${result.runDir}/checkpoints`);
       } finally {

@@ -21,29 +21,6 @@ import { rolloutLogprobs, type Rollout } from './rl_logprobs.js';
 import { checkpointTensors, type RunModel } from './run.js';
 import type { TrainConfig } from './train_config.js';
 
-export interface RlConfig {
-  group_size: number;
-  questions_per_step: number;
-  samples_per_epoch: number;
-  epochs: number;
-  exp_batch_size: number;
-  lr: number;
-  weight_decay: number;
-  clip_eps: number;
-  grad_clip: number;
-  aggregation: Aggregation;
-  punish_latent_length: boolean;
-  compression: number;
-  max_latent_steps: number;
-  ckpt_every: number;
-}
-
-export const DEFAULT_RL: RlConfig = {
-  group_size: 8, questions_per_step: 4, samples_per_epoch: 64, epochs: 2, exp_batch_size: 8,
-  lr: 1e-6, weight_decay: 0.01, clip_eps: 0.2, grad_clip: 1.0, aggregation: 'mean',
-  punish_latent_length: false, compression: 2, max_latent_steps: 64, ckpt_every: 10,
-};
-
 interface Experience {
   rollout: Rollout;
   advantage: number;
@@ -51,8 +28,10 @@ interface Experience {
   oldAnswer: Float32Array | Float64Array;
 }
 
-export async function trainRl(engine: E.Engine, cfg: TrainConfig, rl: RlConfig, run: RunModel, train: QsaRecord[], opts: { resume: boolean; log?: (l: string) => void }): Promise<{ steps: number }> {
+export async function trainRl(engine: E.Engine, cfg: TrainConfig, run: RunModel, train: QsaRecord[], opts: { resume: boolean; log?: (l: string) => void }): Promise<{ steps: number }> {
   const log = opts.log ?? ((l: string) => console.log(l));
+  const rl = cfg.rl;
+  const aggregation = rl.aggregation as Aggregation;
   const head = run.head;
   if (!head) throw new Error('rl: the model has no latent head (start from a CoLaR run with model.init_from)');
   const runDir = cfg.out_dir;
@@ -60,7 +39,7 @@ export async function trainRl(engine: E.Engine, cfg: TrainConfig, rl: RlConfig, 
   const names = [...named.keys()];
   const params = [...named.values()];
   for (const p of params) p.requiresGrad = true;
-  const optimizer = new E.AdamW(params, { lr: rl.lr, weightDecay: rl.weight_decay });
+  const optimizer = new E.AdamW(params, { lr: rl.lr, weightDecay: cfg.train.weight_decay });
   const stepsPerEpoch = Math.ceil(rl.samples_per_epoch / rl.questions_per_step);
   const totalSteps = stepsPerEpoch * rl.epochs;
   let state: CheckpointState = { step: 0, epoch: 0, batchInEpoch: 0, rng: { seed: cfg.seed, offset: 0 }, bestMetric: null };
@@ -133,7 +112,7 @@ export async function trainRl(engine: E.Engine, cfg: TrainConfig, rl: RlConfig, 
           const part = (logp: E.Tensor, old: (x: Experience) => ArrayLike<number>, count: (x: Experience) => number) => {
             const flatOld = mb.flatMap((x) => Array.from(old(x)));
             const adv = mb.flatMap((x) => new Array<number>(count(x)).fill(x.advantage));
-            const w = aggregationWeights(mb.map(count), rl.aggregation);
+            const w = aggregationWeights(mb.map(count), aggregation);
             return clippedObjective(logp, engine.tensor(flatOld), engine.tensor(adv), engine.tensor(w), rl.clip_eps);
           };
           const latent = part(lp.latent, (x) => x.oldLatent, (x) => x.rollout.latents.length);
@@ -141,7 +120,7 @@ export async function trainRl(engine: E.Engine, cfg: TrainConfig, rl: RlConfig, 
           E.backward(E.add(latent.loss, answer.loss));
           return [latent.loss, answer.loss, E.scale(E.add(latent.clipFraction, answer.clipFraction), 0.5)].map((t) => E.keep(t));
         });
-        const clip = E.clipGradNorm(params, rl.grad_clip);
+        const clip = E.clipGradNorm(params, cfg.train.grad_clip);
         optimizer.update(clip);
         optimizer.zeroGrad();
         clip.dispose();

@@ -136,7 +136,7 @@ export async function loadRun(engine: E.Engine, runDir: string): Promise<{ cfg: 
   const cfg = await readRunConfig(runDir);
   const ckpt = await bestOrLatest(runDir);
   if (!ckpt) throw new Error(`${runDir}: the run has no checkpoint yet`);
-  const run = await buildRunModel(engine, { ...cfg, model: { ...cfg.model, init_from: null } }, cfg.stage === 'colar');
+  const run = await buildRunModel(engine, { ...cfg, model: { ...cfg.model, init_from: null } }, cfg.stage === 'colar' || cfg.stage === 'rl');
   await loadWeights(join(ckpt, WEIGHTS), checkpointTensors(run, cfg));
   return { cfg, run };
 }

@@ -3,7 +3,7 @@
 
 import { applyOverrides, type Json } from './overrides.js';
 
-export type Stage = 'cot' | 'colar' | 'nocot';
+export type Stage = 'cot' | 'colar' | 'nocot' | 'rl';
 
 export interface TrainConfig {
   [key: string]: Json;
@@ -62,6 +62,21 @@ export interface TrainConfig {
     /** compression factor used for validation */
     val_compression: number;
   };
+  rl: {
+    group_size: number;
+    questions_per_step: number;
+    samples_per_epoch: number;
+    epochs: number;
+    exp_batch_size: number;
+    lr: number;
+    clip_eps: number;
+    /** 'mean' over each sample's positions (the paper's averaged reward) or 'sum32' */
+    aggregation: string;
+    punish_latent_length: boolean;
+    compression: number;
+    max_latent_steps: number;
+    ckpt_every: number;
+  };
 }
 
 /** Sized for the 2-core CPU (lavapipe): see shared/CALIBRATION.md for what this scale shows. */
@@ -76,6 +91,10 @@ export const TINY_PRESET: TrainConfig = {
   colar: {
     max_compression_factor: 5, pooling: 'sqrt', latent_loss: 'mse', ce_weight: 1, latent_weight: 1, entropy_weight: 0,
     head_intermediate: 128, embed_std: null, val_compression: 2,
+  },
+  rl: {
+    group_size: 8, questions_per_step: 4, samples_per_epoch: 64, epochs: 1, exp_batch_size: 8, lr: 1e-6, clip_eps: 0.2,
+    aggregation: 'mean', punish_latent_length: false, compression: 2, max_latent_steps: 64, ckpt_every: 8,
   },
 };
 
@@ -112,6 +131,9 @@ function validate(c: TrainConfig): void {
   if (!['sqrt', 'mean'].includes(c.colar.pooling)) throw new Error(`config colar.pooling: expected sqrt or mean, got ${c.colar.pooling}`);
   if (!['mse', 'nll', 'soft-mse'].includes(c.colar.latent_loss)) throw new Error(`config colar.latent_loss: expected mse, nll or soft-mse, got ${c.colar.latent_loss}`);
   compressionChoices(c.colar.max_compression_factor);
+  if (!['mean', 'sum32'].includes(c.rl.aggregation)) throw new Error(`config rl.aggregation: expected mean or sum32, got ${c.rl.aggregation}`);
+  positiveInt(c.rl.group_size, 'rl.group_size');
+  positiveInt(c.rl.exp_batch_size, 'rl.exp_batch_size');
 }
 
 /** The factors a training step draws from: 1..n for a number, the list for "1,2,5". */

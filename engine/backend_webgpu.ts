@@ -2,8 +2,8 @@
 // Nothing here waits except read() and sync().
 
 import { adamwGpu, clipScaleGpu, type AdamWHyper } from '../kernels/adamw.js';
-import * as attn from '../kernels/attention.js';
-import type { AttentionShape } from '../kernels/attention.js';
+import { attentionGpu, type AttentionShape } from '../kernels/attention.js';
+import { attentionBackwardGpu } from '../kernels/attention_backward.js';
 import { crossEntropyBackwardGpu, crossEntropyGpu } from '../kernels/cross_entropy.js';
 import { binaryGpu, castGpu, fillGpu, unaryGpu, whereGpu, type BinaryOp, type UnaryOp } from '../kernels/elementwise.js';
 import { gatherRowsGpu, scatterAddRowsGpu } from '../kernels/gather.js';
@@ -188,7 +188,7 @@ export class WebGpuBackend implements Backend {
   attention(q: TensorRef, k: TensorRef, v: TensorRef, keyMask: TensorRef | null, s: AttentionShape) {
     const out = this.alloc(q.size);
     const lse = this.alloc(s.B * s.H * s.T);
-    attn.attentionGpu(this.gpu, buf(q), buf(k), buf(v), keyMask ? buf(keyMask) : null, out.buffer, lse.buffer, s);
+    attentionGpu(this.gpu, buf(q), buf(k), buf(v), keyMask ? buf(keyMask) : null, out.buffer, lse.buffer, s);
     return { out: out as Storage, lse: lse as Storage };
   }
 
@@ -196,7 +196,7 @@ export class WebGpuBackend implements Backend {
     const gq = this.alloc(q.size);
     const gk = this.alloc(k.size);
     const gv = this.alloc(v.size);
-    attn.attentionBackwardGpu(this.gpu, buf(q), buf(k), buf(v), keyMask ? buf(keyMask) : null, buf(o), buf(lse), buf(gOut), gq.buffer, gk.buffer, gv.buffer, s);
+    attentionBackwardGpu(this.gpu, buf(q), buf(k), buf(v), keyMask ? buf(keyMask) : null, buf(o), buf(lse), buf(gOut), gq.buffer, gk.buffer, gv.buffer, s);
     return { gq: gq as Storage, gk: gk as Storage, gv: gv as Storage };
   }
 
