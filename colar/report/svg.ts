@@ -403,6 +403,10 @@ export function lineChart(options: LineChartOptions): string {
 // Scatter chart with error bars and point labels
 
 const CAP_HALF_WIDTH = 4;
+const MARKER_RADIUS = 4;
+/** Space kept between a label and any marker; under LABEL_OFFSET - MARKER_RADIUS, so a point's own
+ * marker never blocks its label. */
+const LABEL_CLEARANCE = 2;
 const LABEL_OFFSET = 7;
 
 interface Box {
@@ -416,15 +420,16 @@ const overlaps = (a: Box, b: Box): boolean =>
   a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
 
 /**
- * Places a point's label at the first of eight spots around it that overlaps no label placed
- * before and stays inside the plot; labels of close points (e.g. c=2 runs) would otherwise collide.
+ * Places a point's label at the first of eight spots around it that stays inside the plot and
+ * overlaps nothing `occupied` (markers, labels placed before), and marks its box occupied; labels
+ * of close points (e.g. the c=2 runs) would otherwise collide.
  */
 function placeLabel(
   label: string,
   px: number,
   py: number,
   area: PlotArea,
-  placed: Box[],
+  occupied: Box[],
 ): { x: number; y: number; anchor: 'start' | 'end' } {
   const labelWidth = estimatedTextWidth(label, LABEL_FONT_SIZE);
   const candidates: Array<{ dx: number; dy: number; anchor: 'start' | 'end' }> = [
@@ -444,10 +449,10 @@ function placeLabel(
   const inside = (box: Box): boolean =>
     box.left >= area.left && box.right <= area.right && box.top >= area.top && box.bottom <= area.bottom;
   const chosen =
-    candidates.find((c) => inside(boxOf(c)) && !placed.some((box) => overlaps(box, boxOf(c)))) ??
+    candidates.find((c) => inside(boxOf(c)) && !occupied.some((box) => overlaps(box, boxOf(c)))) ??
     candidates.find((c) => inside(boxOf(c))) ??
     candidates[0]!;
-  placed.push(boxOf(chosen));
+  occupied.push(boxOf(chosen));
   return { x: px + chosen.dx, y: py + chosen.dy, anchor: chosen.anchor };
 }
 
@@ -479,11 +484,25 @@ export function scatterChart(options: ScatterChartOptions): string {
   const x = linearScale(niceTicks(...extent(xExtent)), area.left, area.right);
   const y = linearScale(niceTicks(...extent(yExtent)), area.bottom, area.top);
 
-  const placedLabels: Box[] = [];
-  const marks = points.map((point) => {
+  const pixels = points.map((point) => ({ px: x.toPixel(point.x), py: y.toPixel(point.y) }));
+  // Labels keep clear of every marker, so a label never sits against a neighbour's point; placing
+  // the topmost first puts the lower of two close points' labels below it.
+  const clearance = MARKER_RADIUS + LABEL_CLEARANCE;
+  const occupied: Box[] = pixels.map(({ px, py }) => ({
+    left: px - clearance,
+    right: px + clearance,
+    top: py - clearance,
+    bottom: py + clearance,
+  }));
+  const labelSpots = new Map<number, ReturnType<typeof placeLabel>>();
+  const topFirst = pixels.map((_, index) => index).sort((a, b) => pixels[a]!.py - pixels[b]!.py || a - b);
+  for (const index of topFirst) {
+    labelSpots.set(index, placeLabel(points[index]!.label, pixels[index]!.px, pixels[index]!.py, area, occupied));
+  }
+
+  const marks = points.map((point, index) => {
     const colour = colourOf(groups.indexOf(point.group));
-    const px = x.toPixel(point.x);
-    const py = y.toPixel(point.y);
+    const { px, py } = pixels[index]!;
     const bars: string[] = [];
     const xError = errorOf(point.xErr);
     if (xError > 0) {
@@ -495,12 +514,12 @@ export function scatterChart(options: ScatterChartOptions): string {
       const d = errorBarPath('y', y.toPixel(point.y - yError), y.toPixel(point.y + yError), px);
       bars.push(element('path', { class: 'y-error', d, stroke: colour, fill: 'none' }));
     }
-    const spot = placeLabel(point.label, px, py, area, placedLabels);
+    const spot = labelSpots.get(index)!;
     return element(
       'g',
       { class: 'point', 'data-label': point.label, 'data-group': point.group },
       ...bars,
-      element('circle', { cx: px, cy: py, r: 4, fill: colour }),
+      element('circle', { cx: px, cy: py, r: MARKER_RADIUS, fill: colour }),
       text(spot.x, spot.y, point.label, { 'text-anchor': spot.anchor, 'font-size': LABEL_FONT_SIZE }),
     );
   });
