@@ -121,7 +121,8 @@ export class Gpu {
     const module = this.device.createShaderModule({ label: key, code: source() });
     p = this.device.createComputePipeline({ label: key, layout: 'auto', compute: { module, entryPoint: 'main' } });
     void this.device.popErrorScope().then((error) => {
-      if (error) this.fatal ??= new Error(`kernel ${key} failed to compile: ${error.message}`);
+      // the compiler's message explains the uncaptured errors that using the pipeline raised first
+      if (error) this.fatal = new Error(`kernel ${key} failed to compile: ${error.message}`);
     });
     this.pipelines.set(key, p);
     return p;
