@@ -86,7 +86,7 @@ export async function loadWeights(file: string, into: Map<string, E.Tensor>, opt
         throw new Error(`${file}: tensor ${name} is missing`);
       }
       if (info.shape.join() !== t.shape.join()) throw new Error(`${file}: tensor ${name} has shape [${info.shape}] but the model needs [${t.shape}]`);
-      overwrite(t, await f.read(info.name));
+      t.assign(await f.read(info.name));
       loaded++;
     }
     return loaded;
@@ -95,21 +95,14 @@ export async function loadWeights(file: string, into: Map<string, E.Tensor>, opt
   }
 }
 
-/** Replaces a tensor's values in place, so every holder of the tensor sees them. */
-function overwrite(t: E.Tensor, data: ArrayLike<number>): void {
-  const src = new E.Tensor(t.backend, t.backend.fromData(data, 'f32'), t.shape, 'f32', { tracked: false });
-  t.backend.copyRange(src, t.storage, 1, t.size, t.size, 1, 0, 0, t.size);
-  src.dispose();
-}
-
 /** Restores AdamW moments and step count saved by saveCheckpoint. */
 export async function loadOptimizer(file: string, optimizer: E.AdamW, names: string[]): Promise<void> {
   const f = await SafetensorsFile.open(file);
   try {
     optimizer.step = Number(f.metadata.step ?? 0);
     for (const [i, n] of names.entries()) {
-      overwrite(optimizer.m[i], await f.read(`m.${n}`));
-      overwrite(optimizer.v[i], await f.read(`v.${n}`));
+      optimizer.m[i].assign(await f.read(`m.${n}`));
+      optimizer.v[i].assign(await f.read(`v.${n}`));
     }
   } finally {
     await f.close();

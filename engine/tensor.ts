@@ -78,6 +78,14 @@ export class Tensor implements TensorRef {
     return (await this.data())[0];
   }
 
+  /** Replaces the values in place, so every holder of this tensor (or an alias) sees them. */
+  assign(data: ArrayLike<number>): void {
+    if (data.length !== this.size) throw new Error(`assign: ${data.length} values for tensor ${formatShape(this.shape)}`);
+    const src = new Tensor(this.backend, this.backend.fromData(data, this.dtype), this.shape, this.dtype, { tracked: false });
+    this.backend.copyRange(src, this.storage, 1, this.size, this.size, 1, 0, 0, this.size);
+    src.dispose();
+  }
+
   dispose(): void {
     if (!this.storageRef) return;
     this.storageRef.release();

@@ -1,7 +1,10 @@
 // LoRA adapters on named linear layers, PEFT-compatible: the same target names, A
 // Kaiming-uniform and B zero at init, scale alpha/r, and the PEFT tensor names on disk.
 
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as E from '../../engine/index.js';
+import { SafetensorsFile, writeSafetensors } from './safetensors.js';
 import type { Linear } from './linear.js';
 import type { Llama } from './model.js';
 
@@ -95,4 +98,41 @@ export function parsePeftAdapterConfig(json: Record<string, unknown>, source: st
 /** Folds every adapter into its base weight (for export as a plain model). */
 export function mergeLora(model: Llama): void {
   for (const l of model.layers) for (const lin of [l.q, l.k, l.v, l.o, l.gate, l.up, l.down]) lin.mergeLora();
+}
+
+export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
+export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
+
+/** Writes adapter_config.json and adapter_model.safetensors as PEFT does. */
+export async function saveLora(model: Llama, cfg: LoraConfig, dir: string, baseModel: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const tensors = [...loraParameters(model, cfg.targetModules)].map(([name, t]) => ({
+    name,
+    shape: [...t.shape],
+    data: async () => {
+      const d = await t.data();
+      return d instanceof Float32Array ? d : Float32Array.from(d);
+    },
+  }));
+  await writeSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: 'pt' });
+  await writeFile(join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(peftAdapterConfig(cfg, baseModel), null, 2));
+}
+
+/** Adds the adapter saved in a PEFT directory to the model (base frozen). */
+export async function loadLora(model: Llama, dir: string): Promise<LoraConfig> {
+  const configFile = join(dir, ADAPTER_CONFIG_FILE);
+  const cfg = parsePeftAdapterConfig(JSON.parse(await readFile(configFile, 'utf8')) as Record<string, unknown>, configFile);
+  applyLora(model, cfg, new E.Rng(0));
+  const file = await SafetensorsFile.open(join(dir, ADAPTER_WEIGHTS_FILE));
+  try {
+    for (const [name, t] of loraParameters(model, cfg.targetModules)) {
+      const info = file.info(name);
+      if (!info) throw new Error(`${join(dir, ADAPTER_WEIGHTS_FILE)}: tensor ${name} is missing`);
+      if (info.shape.join() !== t.shape.join()) throw new Error(`${join(dir, ADAPTER_WEIGHTS_FILE)}: tensor ${name} has shape [${info.shape}], expected [${t.shape}]`);
+      t.assign(await file.read(name));
+    }
+  } finally {
+    await file.close();
+  }
+  return cfg;
 }
