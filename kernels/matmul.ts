@@ -1,91 +1,615 @@
-// Batched matrix multiply, C[b] = alpha · op(A[b]) · op(B[b]) (+ C[b]).
-// (Lead's simple first version so the engine can run; the tuned kernels replace it.)
-// Each invocation computes a 4×4 block of C with a straight K loop.
+// Batched matrix product C[b] = alpha · op(A[b]) · op(B[b]) (+ C[b]), with transpose flags and
+// broadcast operands (batch stride 0). Two kernel families, chosen per shape (autotune.ts):
+//
+// - packed (M, N >= 16): two pack dispatches copy the operand tiles into zero-padded rgba32float
+//   storage textures (texels of 4 rows of op(A), or 4 columns of op(B), at one k), then the
+//   product kernel runs with no bounds checks: each lane owns 4·tn4 columns of C; a subgroup of
+//   8 lanes fetches one A texel per lane (4 rows × 8 k) and shares it with subgroupBroadcast, so
+//   A costs 1/32 of a fetch per (row, k) and each B texel feeds tm rows. Packing is O(n²) and
+//   absorbs transposes, strides and odd sizes, so all four transpose combinations run one kernel.
+// - direct (decode rows, small N, no subgroups): lanes own columns and read the buffers
+//   straight; A is shared through subgroupBroadcast when the adapter has subgroups.
+//
+// What decides speed on Mesa 25.0 lavapipe (llvmpipe, LLVM 15, 8-lane AVX2 SIMD):
+// - a storage-buffer load whose offset is not a compile-time constant becomes a per-lane loop
+//   with two branches per element (~35 cycles per 8-lane scalar load; a vec4 load ~200);
+//   workgroup memory takes the same path (~270 per vec4), so tiling through it cannot pay;
+// - a storage-texture load is a call into a per-texture fetch function: ~40 cycles for 8 rgba32f
+//   texels (32 floats), but every call clobbers all 16 ymm registers, so live accumulators spill
+//   around it: fetches are grouped at the top of each k block;
+// - an early `return` puts the rest of the shader under an execution mask (2x slower): grid
+//   overshoot is handled by clamping and skipping the stores instead;
+// - fma is lowered to mul + add; unrolled per-lane stores multiply compile time (the packed
+//   kernel took 7.5 s to compile with an unrolled epilogue, 0.5 s with a store loop).
+//
+// Variants, GFLOP per CPU-second at 1024³ (the machine's 2 cores were shared with other jobs,
+// so rates are per core; two idle cores give about twice as much, see bench/NOTES.md):
+//   v1 direct, lanes over columns, 4x1..8x2 block, per-lane A loads             0.5-1.0
+//   v2 direct, vec4 B loads, vec4 A along k + subgroupBroadcast                     2.0
+//   v3 direct, scalar A along k + broadcast (8 k per load), 8 rows x vec4 cols     2.5
+//   v4 packed textures, tm 8, tn4 1 (product kernel only)                           12-13
+//   v4 packed, tm 16, tn4 1 or 2 (kept; tm >= 24 slower: more spills)               13-14.5
+//   v5 + pack layouts following each operand's contiguous axis: nn/nt/tn/tt within 10%
+// Probes at tm 8 (v4): B fetches ~40% of the time, broadcasts ~30%, the MACs the rest.
 
-import { WGSL_GROUP_INDEX, f32bits, type Gpu } from './gpu.js';
+import { WGSL_GROUP_INDEX, f32bits, type Binding, type Gpu } from './gpu.js';
+import { tunedMatmulVariant } from './autotune.js';
 
 export interface MatmulShape {
-  batch: number; M: number; N: number; K: number;
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  /** A[b] stored K×M (use Aᵀ) instead of M×K */
   transA: boolean;
+  /** B[b] stored N×K (use Bᵀ) instead of K×N */
   transB: boolean;
-  aBatchStride: number; bBatchStride: number;
+  /** elements between batches; 0 broadcasts one matrix to all batches */
+  aBatchStride: number;
+  bBatchStride: number;
+  /** default 1 */
   alpha?: number;
+  /** C += result instead of C = result */
   accumulate?: boolean;
 }
 
+/** Direct kernel: tm rows × tn columns per lane (columns wg apart), A shared by subgroupBroadcast when bcast. */
+export interface DirectVariant {
+  kind: 'direct';
+  tm: number;
+  tn: number;
+  wg: number;
+  bcast: boolean;
+}
+
+/** Packed kernel: tm rows × 4·tn4 columns per lane, wg lanes per workgroup. */
+export interface PackedVariant {
+  kind: 'packed';
+  tm: number;
+  tn4: number;
+  wg: number;
+}
+
+export type MatmulVariant = DirectVariant | PackedVariant;
+
+// ---------------------------------------------------------------------------------------------
+// CPU reference
+
+/** C[b] = alpha · op(A[b]) · op(B[b]) (+ C[b]), accumulating in float64. */
 export function matmulCpu(a: Float64Array, b: Float64Array, c: Float64Array, s: MatmulShape): void {
-  const { batch, M, N, K, transA, transB, aBatchStride, bBatchStride } = s;
-  const alpha = s.alpha ?? 1;
-  for (let bt = 0; bt < batch; bt++) {
-    const ao = bt * aBatchStride;
-    const bo = bt * bBatchStride;
-    const co = bt * M * N;
+  const { batch, M, N, K, alpha = 1, accumulate = false } = s;
+  const [ars, acs] = s.transA ? [1, M] : [K, 1];
+  const [brs, bcs] = s.transB ? [1, K] : [N, 1];
+  const row = new Float64Array(N);
+  for (let bi = 0; bi < batch; bi++) {
+    const aBase = bi * s.aBatchStride;
+    const bBase = bi * s.bBatchStride;
     for (let i = 0; i < M; i++) {
-      for (let j = 0; j < N; j++) {
-        let acc = 0;
-        for (let k = 0; k < K; k++) acc += a[ao + (transA ? k * M + i : i * K + k)] * b[bo + (transB ? j * K + k : k * N + j)];
-        c[co + i * N + j] = alpha * acc + (s.accumulate ? c[co + i * N + j] : 0);
+      row.fill(0);
+      for (let k = 0; k < K; k++) {
+        const av = a[aBase + i * ars + k * acs];
+        const bk = bBase + k * brs;
+        for (let j = 0; j < N; j++) row[j] += av * b[bk + j * bcs];
+      }
+      const ci = (bi * M + i) * N;
+      for (let j = 0; j < N; j++) c[ci + j] = alpha * row[j] + (accumulate ? c[ci + j] : 0);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Launch rule
+
+/** C = alpha · op(A) · op(B) (+ C) with the tuned variant for this adapter and shape, or the default. */
+export function matmulGpu(gpu: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, s: MatmulShape): void {
+  matmulWithVariant(gpu, tunedMatmulVariant(gpu, s) ?? defaultMatmulVariant(gpu, s), a, b, c, s);
+}
+
+/** Packing needs subgroups of at least 8 lanes (one A texel per lane per 8 k). */
+export function canPack(gpu: Gpu): boolean {
+  return gpu.features.has('subgroups') && (gpu.adapter.info.subgroupMinSize ?? 0) >= 8;
+}
+
+/** Packing pays when B is reused by enough rows and the padded tiles are mostly real. */
+export function defaultMatmulVariant(gpu: Gpu, s: MatmulShape): MatmulVariant {
+  if (canPack(gpu) && s.M >= 16 && s.N >= 16 && s.K >= 8 && s.M * s.N * s.K >= 1 << 18) {
+    return { kind: 'packed', tm: 16, tn4: 1, wg: 32 };
+  }
+  // decode rows: one B column per lane, every row of the block sharing it
+  return { kind: 'direct', tm: Math.min(8, s.M), tn: 1, wg: 8, bcast: canPack(gpu) };
+}
+
+/** The variants the autotuner times for a shape. */
+export function matmulCandidates(gpu: Gpu, s: MatmulShape): MatmulVariant[] {
+  const bcast = canPack(gpu);
+  const direct: MatmulVariant[] = [
+    { kind: 'direct', tm: Math.min(4, s.M), tn: 2, wg: 8, bcast },
+    { kind: 'direct', tm: Math.min(8, s.M), tn: 1, wg: 8, bcast },
+    { kind: 'direct', tm: Math.min(2, s.M), tn: 4, wg: 16, bcast },
+  ];
+  if (!bcast || s.K < 8) return direct;
+  const packed: MatmulVariant[] = [
+    { kind: 'packed', tm: 8, tn4: 1, wg: 8 },
+    { kind: 'packed', tm: 16, tn4: 1, wg: 8 },
+    { kind: 'packed', tm: 16, tn4: 1, wg: 32 },
+    { kind: 'packed', tm: 16, tn4: 2, wg: 8 },
+  ];
+  return [...direct, ...packed];
+}
+
+export function variantKey(v: MatmulVariant): string {
+  return v.kind === 'direct' ? `direct-${v.tm}-${v.tn}-${v.wg}-${v.bcast ? 'b' : 'l'}` : `packed-${v.tm}-${v.tn4}-${v.wg}`;
+}
+
+export function parseVariantKey(key: string): MatmulVariant | null {
+  const [kind, ...rest] = key.split('-');
+  const n = rest.map(Number);
+  if (kind === 'direct' && rest.length === 4 && n.slice(0, 3).every((x) => x >= 1)) {
+    return { kind, tm: n[0], tn: n[1], wg: n[2], bcast: rest[3] === 'b' };
+  }
+  if (kind === 'packed' && rest.length === 3 && n.every((x) => x >= 1) && n[0] % 4 === 0) {
+    return { kind, tm: n[0], tn4: n[1], wg: n[2] };
+  }
+  return null;
+}
+
+/** Caps below the adapter's (elements per binding, texels per side and per texture), so tests can exercise tiling. */
+export interface TilingCaps {
+  maxElems?: number;
+  maxDim?: number;
+  maxTexels?: number;
+}
+
+/** Runs one variant (the autotuner and the tests call this directly). */
+export function matmulWithVariant(gpu: Gpu, v: MatmulVariant, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, s: MatmulShape, caps: TilingCaps = {}): void {
+  if (s.batch === 0 || s.M === 0 || s.N === 0) return;
+  const view = operandView(s);
+  const lim = { ...limitsOf(gpu, v), ...caps };
+  const ch = chunkSizes(view, v, lim);
+  for (let b0 = 0; b0 < s.batch; b0 += ch.batches) {
+    // K = 0 still needs one pass: it writes alpha · 0 (+ C)
+    for (let k0 = 0; k0 < Math.max(1, s.K); k0 += ch.k) {
+      for (let n0 = 0; n0 < s.N; n0 += ch.n) {
+        for (let m0 = 0; m0 < s.M; m0 += ch.m) {
+          const t: Tile = {
+            b0, nb: Math.min(ch.batches, s.batch - b0),
+            m0, m: Math.min(ch.m, s.M - m0),
+            n0, n: Math.min(ch.n, s.N - n0),
+            k0, k: Math.min(ch.k, s.K - k0),
+          };
+          // K chunks after the first add onto what the first wrote
+          const accumulate = (s.accumulate ?? false) || k0 > 0;
+          if (v.kind === 'direct') directTile(gpu, v, view, t, lim, a, b, c, accumulate);
+          else packedTile(gpu, v, view, t, lim, a, b, c, accumulate);
+        }
       }
     }
   }
 }
 
-const WG = 64;
+// ---------------------------------------------------------------------------------------------
+// Tiling: bindings are capped (128 MiB on lavapipe) and textures too (8192 texels a side), so
+// big operands run as several tiles, each binding only the buffer range it reads.
 
-function source(transA: boolean, transB: boolean, accumulate: boolean): string {
-  const aIdx = transA ? '(k * p.M + r)' : '(r * p.K + k)';
-  const bIdx = transB ? '(cc * p.K + k)' : '(k * p.N + cc)';
-  return /* wgsl */ `
-struct Params { batch: u32, M: u32, N: u32, K: u32, aStride: u32, bStride: u32, alpha: f32, tilesM: u32, tilesN: u32 }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-${WGSL_GROUP_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let t = group_index(wid, nwg) * ${WG}u + lid;
-  let perBatch = p.tilesM * p.tilesN;
-  if (t >= perBatch * p.batch) { return; }
-  let bt = t / perBatch;
-  let tile = t % perBatch;
-  let row0 = (tile / p.tilesN) * 4u;
-  let col0 = (tile % p.tilesN) * 4u;
-  let ao = bt * p.aStride;
-  let bo = bt * p.bStride;
-  var acc: array<array<f32, 4>, 4>;
-  for (var k = 0u; k < p.K; k++) {
-    var av: array<f32, 4>;
-    var bv: array<f32, 4>;
-    for (var i = 0u; i < 4u; i++) {
-      let r = min(row0 + i, p.M - 1u);
-      av[i] = A[ao + ${aIdx}];
-      let cc = min(col0 + i, p.N - 1u);
-      bv[i] = B[bo + ${bIdx}];
-    }
-    for (var i = 0u; i < 4u; i++) {
-      for (var j = 0u; j < 4u; j++) { acc[i][j] = fma(av[i], bv[j], acc[i][j]); }
-    }
+interface OperandView {
+  s: MatmulShape;
+  /** element strides of op(A)[r, k], op(B)[k, j] and C[r, j] */
+  ars: number; acs: number;
+  brs: number; bcs: number;
+}
+
+interface Tile { b0: number; nb: number; m0: number; m: number; n0: number; n: number; k0: number; k: number }
+
+interface Limits {
+  maxElems: number;
+  alignElems: number;
+  maxDim: number;
+  maxTexels: number;
+  /** tile granularity: rows, columns and k that the kernel's blocks are made of */
+  gm: number; gn: number; gk: number;
+}
+
+const MAX_TEXELS = 1 << 22; // 64 MiB per packed texture
+const KB = 8; // k per broadcast block: one A value per lane of an 8-lane subgroup
+
+function operandView(s: MatmulShape): OperandView {
+  const [ars, acs] = s.transA ? [1, s.M] : [s.K, 1];
+  const [brs, bcs] = s.transB ? [1, s.K] : [s.N, 1];
+  return { s, ars, acs, brs, bcs };
+}
+
+function limitsOf(gpu: Gpu, v: MatmulVariant): Limits {
+  const packed = v.kind === 'packed';
+  return {
+    maxElems: Math.floor(gpu.limits.maxStorageBufferBindingSize / 4),
+    alignElems: gpu.limits.minStorageBufferOffsetAlignment / 4,
+    maxDim: gpu.limits.maxTextureDimension2D,
+    maxTexels: MAX_TEXELS,
+    gm: v.tm,
+    gn: packed ? 4 * v.wg * v.tn4 : v.wg * v.tn,
+    gk: KB,
+  };
+}
+
+/** Elements spanned by a strided block: batches × rows × cols. */
+function span(nb: number, batchStride: number, rows: number, rs: number, cols: number, cs: number): number {
+  if (rows === 0 || cols === 0) return 0;
+  return (nb - 1) * batchStride + (rows - 1) * rs + (cols - 1) * cs + 1;
+}
+
+type Dim = 'batches' | 'm' | 'n' | 'k';
+type Chunks = Record<Dim, number>;
+
+function chunkSizes(view: OperandView, v: MatmulVariant, lim: Limits): Chunks {
+  const { s } = view;
+  const c: Chunks = { batches: s.batch, m: s.M, n: s.N, k: Math.max(1, s.K) };
+  for (;;) {
+    const dim = oversized(view, v, lim, c);
+    if (!dim) return c;
+    // halves stay multiples of the kernel's blocks (no padding waste) until that is too coarse
+    const gran = granOf(dim, lim);
+    const half = Math.ceil(c[dim] / 2);
+    const next = half >= gran ? Math.ceil(half / gran) * gran : half;
+    if (next >= c[dim]) throw new Error(`matmul: shape ${JSON.stringify(s)} cannot be tiled within the adapter's limits`);
+    c[dim] = next;
   }
-  let co = bt * p.M * p.N;
-  for (var i = 0u; i < 4u; i++) {
-    for (var j = 0u; j < 4u; j++) {
-      let r = row0 + i;
-      let cc = col0 + j;
-      if (r < p.M && cc < p.N) {
-        let o = co + r * p.N + cc;
-        C[o] = p.alpha * acc[i][j]${accumulate ? ' + C[o]' : ''};
-      }
+}
+
+/** The dimension to halve so that every binding and texture of a tile fits, or null when all do. */
+function oversized(view: OperandView, v: MatmulVariant, lim: Limits, c: Chunks): Dim | null {
+  const { s, ars, acs, brs, bcs } = view;
+  const room = lim.maxElems - lim.alignElems;
+  const batches = (stride: number) => c.batches > 1 && stride > 0;
+  const larger = (d1: Dim, stride1: number, d2: Dim, stride2: number): Dim =>
+    (stride1 >= stride2 && c[d1] > 1) || c[d2] === 1 ? d1 : d2;
+  if (span(c.batches, s.aBatchStride, c.m, ars, c.k, acs) > room) {
+    return batches(s.aBatchStride) ? 'batches' : larger('m', ars, 'k', acs);
+  }
+  if (span(c.batches, s.bBatchStride, c.k, brs, c.n, bcs) > room) {
+    return batches(s.bBatchStride) ? 'batches' : larger('k', brs, 'n', bcs);
+  }
+  if (span(c.batches, s.M * s.N, c.m, s.N, c.n, 1) > room) return c.batches > 1 ? 'batches' : 'm';
+  if (v.kind === 'direct') return null;
+  const kp = roundUp(c.k, KB);
+  const mq = roundUp(c.m, v.tm) / 4;
+  const nq = roundUp(c.n, lim.gn) / 4;
+  // a texture stacks batches along y, with k or the quads along x (texelAt)
+  if (kp > lim.maxDim) return 'k';
+  if (nq > lim.maxDim) return 'n';
+  if (mq > lim.maxDim) return 'm';
+  if (c.batches * Math.max(mq, nq, kp) > lim.maxDim) return c.batches > 1 ? 'batches' : mq > kp ? 'm' : nq > kp ? 'n' : 'k';
+  if (c.batches * mq * kp > lim.maxTexels) return c.batches > 1 ? 'batches' : mq > kp ? 'm' : 'k';
+  if (c.batches * nq * kp > lim.maxTexels) return c.batches > 1 ? 'batches' : nq > kp ? 'n' : 'k';
+  return null;
+}
+
+function granOf(d: Dim, lim: Limits): number {
+  return d === 'm' ? lim.gm : d === 'n' ? lim.gn : d === 'k' ? lim.gk : 1;
+}
+
+function roundUp(x: number, m: number): number {
+  return Math.ceil(x / m) * m;
+}
+
+/** The smallest aligned buffer range holding a strided block, and the block's offset inside it. */
+function boundRange(buffer: GPUBuffer, lo: number, elems: number, lim: Limits): { binding: Binding; offset: number } {
+  const start = Math.floor(lo / lim.alignElems) * lim.alignElems;
+  const size = Math.max(1, lo - start + elems) * 4;
+  return { binding: { buffer, offset: start * 4, size }, offset: lo - start };
+}
+
+interface TileBindings {
+  a: Binding; aOff: number;
+  b: Binding; bOff: number;
+  c: Binding; cOff: number;
+}
+
+function tileBindings(view: OperandView, t: Tile, lim: Limits, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer): TileBindings {
+  const { s, ars, acs, brs, bcs } = view;
+  const ra = boundRange(a, t.b0 * s.aBatchStride + t.m0 * ars + t.k0 * acs, span(t.nb, s.aBatchStride, t.m, ars, t.k, acs), lim);
+  const rb = boundRange(b, t.b0 * s.bBatchStride + t.k0 * brs + t.n0 * bcs, span(t.nb, s.bBatchStride, t.k, brs, t.n, bcs), lim);
+  const rc = boundRange(c, (t.b0 * s.M + t.m0) * s.N + t.n0, span(t.nb, s.M * s.N, t.m, s.N, t.n, 1), lim);
+  return { a: ra.binding, aOff: ra.offset, b: rb.binding, bOff: rb.offset, c: rc.binding, cOff: rc.offset };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Direct kernel
+
+function directTile(gpu: Gpu, v: DirectVariant, view: OperandView, t: Tile, lim: Limits, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, accumulate: boolean): void {
+  const { s } = view;
+  const bind = tileBindings(view, t, lim, a, b, c);
+  const rowBlocks = Math.ceil(t.m / v.tm);
+  const colBlocks = Math.ceil(t.n / (v.wg * v.tn));
+  const params = [
+    t.m, t.n, t.k, t.nb, rowBlocks, colBlocks,
+    bind.aOff, s.aBatchStride, view.ars, view.acs,
+    bind.bOff, s.bBatchStride, view.brs, view.bcs,
+    bind.cOff, s.M * s.N, s.N, f32bits(s.alpha ?? 1), accumulate ? 1 : 0,
+  ];
+  const pipe = gpu.pipeline(`matmul-${variantKey(v)}`, () => directSource(v));
+  gpu.dispatch(pipe, [bind.a, bind.b, bind.c], params, t.nb * rowBlocks * colBlocks);
+}
+
+const DIRECT_PARAMS = `struct Params {
+  M: u32, N: u32, K: u32, batches: u32, rowBlocks: u32, colBlocks: u32,
+  aOff: u32, aBS: u32, ars: u32, acs: u32,
+  bOff: u32, bBS: u32, brs: u32, bcs: u32,
+  cOff: u32, cBS: u32, cRS: u32, alpha: f32, accumulate: u32,
+}`;
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const lines = (n: number, f: (i: number) => string) => range(n).map(f).join('\n');
+const grid = (n1: number, n2: number, f: (i: number, j: number) => string) => lines(n1 * n2, (x) => f(Math.floor(x / n2), x % n2));
+
+/** WGSL for a direct variant: lanes own columns j0 + lid + wg·t and rows r0 + i of one batch. */
+export function directSource({ tm, tn, wg, bcast }: DirectVariant): string {
+  const fmaRow = (i: number, av: string, bv: (t: number) => string) => lines(tn, (t) => `      acc${i}_${t} = fma(${av}, ${bv(t)}, acc${i}_${t});`);
+  // with broadcast: each lane reads A[r, k0 + lane] once per 8 k and the subgroup shares it
+  const mainLoop = bcast
+    ? `  for (var k0 = 0u; k0 + ${KB}u <= p.K; k0 += ${KB}u) {
+${grid(KB, tn, (u, t) => `    let b${u}_${t} = b[bc${t} + (k0 + ${u}u) * p.brs];`)}
+${lines(tm, (i) => `    {
+      let av = a[ar${i} + (k0 + (lane & 7u)) * p.acs];
+${lines(KB, (u) => `      { let s = subgroupBroadcast(av, ${u}u);\n${fmaRow(i, 's', (t) => `b${u}_${t}`)} }`)}
+    }`)}
+  }`
+    : `  for (var k0 = 0u; k0 + 4u <= p.K; k0 += 4u) {
+${lines(4, (u) => `    {
+${lines(tn, (t) => `      let b${t} = b[bc${t} + (k0 + ${u}u) * p.brs];`)}
+${lines(tm, (i) => `      { let av = a[ar${i} + (k0 + ${u}u) * p.acs];\n${fmaRow(i, 'av', (t) => `b${t}`)} }`)}
+    }`)}
+  }`;
+  const tailStart = bcast ? `p.K - p.K % ${KB}u` : 'p.K - p.K % 4u';
+  return /* wgsl */ `${bcast ? 'enable subgroups;' : ''}
+${DIRECT_PARAMS}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+${WGSL_GROUP_INDEX}
+@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32${bcast ? ', @builtin(subgroup_invocation_id) lane: u32' : ''}) {
+  let g = group_index(wid, nwg);
+  let tiles = p.rowBlocks * p.colBlocks;
+  // no early return for the grid's overshoot: on lavapipe it would put the whole body under an
+  // execution mask; those groups compute a clamped batch and skip the stores
+  let live = g / tiles < p.batches;
+  let batch = min(g / tiles, p.batches - 1u);
+  let rb = (g % tiles) % p.rowBlocks;
+  let cb = (g % tiles) / p.rowBlocks;
+  let r0 = rb * ${tm}u;
+  let j0 = cb * ${wg * tn}u + lid;
+  let aBase = p.aOff + batch * p.aBS;
+  let bBase = p.bOff + batch * p.bBS;
+  // clamped rows and columns keep every load in range; their results are never stored
+${lines(tm, (i) => `  let ar${i} = aBase + min(r0 + ${i}u, p.M - 1u) * p.ars;`)}
+${lines(tn, (t) => `  let bc${t} = bBase + min(j0 + ${t * wg}u, p.N - 1u) * p.bcs;`)}
+${grid(tm, tn, (i, t) => `  var acc${i}_${t} = 0.0;`)}
+${mainLoop}
+  for (var k = ${tailStart}; k < p.K; k++) {
+${lines(tn, (t) => `    let b${t} = b[bc${t} + k * p.brs];`)}
+${lines(tm, (i) => `    { let av = a[ar${i} + k * p.acs];\n${fmaRow(i, 'av', (t) => `b${t}`)} }`)}
+  }
+  // one store loop instead of tm·tn unrolled stores: each store site is a per-lane loop on
+  // lavapipe, and unrolling them all multiplies compile time
+  var out: array<f32, ${tm * tn}>;
+${grid(tm, tn, (i, t) => `  out[${i * tn + t}] = acc${i}_${t};`)}
+  let cBase = p.cOff + batch * p.cBS;
+  for (var x = 0u; x < ${tm * tn}u; x++) {
+    let r = r0 + x / ${tn}u;
+    let j = j0 + (x % ${tn}u) * ${wg}u;
+    if (live && r < p.M && j < p.N) {
+      let ci = cBase + r * p.cRS + j;
+      var v = p.alpha * out[x];
+      if (p.accumulate != 0u) { v += c[ci]; }
+      c[ci] = v;
     }
   }
 }`;
 }
 
-export function matmulGpu(gpu: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, s: MatmulShape): void {
-  const acc = s.accumulate ?? false;
-  const pipe = gpu.pipeline(`matmul-simple-${s.transA}-${s.transB}-${acc}`, () => source(s.transA, s.transB, acc));
-  const tilesM = Math.ceil(s.M / 4);
-  const tilesN = Math.ceil(s.N / 4);
-  const params = [s.batch, s.M, s.N, s.K, s.aBatchStride, s.bBatchStride, f32bits(s.alpha ?? 1), tilesM, tilesN];
-  gpu.dispatch(pipe, [a, b, c], params, Math.ceil((tilesM * tilesN * s.batch) / WG));
+// ---------------------------------------------------------------------------------------------
+// Packed kernels
+
+/** The texel of quad q at k of this batch: (k, batch·quads + q) when kOnX, else (q, batch·kp + k). */
+function texelAt(kOnX: boolean, k: string, q: string, quads: string): string {
+  return kOnX ? `vec2<u32>(${k}, batch * ${quads} + ${q})` : `vec2<u32>(${q}, batch * p.kp + ${k})`;
+}
+
+/**
+ * WGSL that packs one operand tile of nb batches into texels of 4 consecutive i (rows of op(A)
+ * or columns of op(B)) at one k, zero past the edges. kOnX: texel (k, q) in row batch·iq + q;
+ * otherwise texel (q, k) in row batch·kp + k. Lanes run along x, so they write consecutive
+ * texels; B picks kOnX when k is its contiguous axis, so its lanes also read consecutive
+ * addresses (a per-lane load still pays per element, but shares cache lines).
+ */
+export function packSource(kOnX: boolean): string {
+  const [lanes, other] = kOnX ? ['k', 'q'] : ['q', 'k'];
+  return /* wgsl */ `
+struct Params { I: u32, K: u32, kp: u32, iq: u32, off: u32, bs: u32, is: u32, ks: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var dst: texture_storage_2d<rgba32float, write>;
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let ${lanes} = wid.x * 64u + lid;
+  let ${other} = wid.y;
+  let batch = wid.z;
+  // loads are clamped into range and the store skipped past the edge (no early return: see
+  // the header on execution masks)
+  let base = p.off + batch * p.bs + min(k, max(p.K, 1u) - 1u) * p.ks;
+  let i = q * 4u;
+  var v: vec4<f32>;
+  for (var c = 0u; c < 4u; c++) {
+    v[c] = select(0.0, src[base + min(i + c, p.I - 1u) * p.is], i + c < p.I && k < p.K);
+  }
+  if (${lanes} < ${kOnX ? 'p.kp' : 'p.iq'}) { textureStore(dst, ${texelAt(kOnX, 'k', 'q', 'p.iq')}, v); }
+}`;
+}
+
+/**
+ * WGSL for a packed variant. Lane l of a subgroup owns column quads cq0 + l + wg·t; per block of
+ * 8 k it fetches the B texels of its quads for each k, and one A texel per 4 rows at k0 + l that
+ * subgroupBroadcast hands to every lane. The textures are zero-padded, so no bounds checks.
+ */
+export function packedSource({ tm, tn4, wg }: PackedVariant, bKOnX: boolean): string {
+  const quads = tm / 4;
+  const rowMacs = (q: number) => lines(4, (e) => {
+    const i = 4 * q + e;
+    return lines(KB, (u) => `      { let s = vec4<f32>(subgroupBroadcast(a${q}[${e}], ${u}u));\n${lines(tn4, (t) => `        acc${i}_${t} = fma(s, b${u}_${t}, acc${i}_${t});`)} }`);
+  });
+  return /* wgsl */ `enable subgroups;
+struct Params {
+  M: u32, N: u32, kp: u32, batches: u32, rowBlocks: u32, colBlocks: u32, mq: u32, nq: u32,
+  cOff: u32, cBS: u32, cRS: u32, alpha: f32, accumulate: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var ta: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(2) var tb: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+${WGSL_GROUP_INDEX}
+@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let g = group_index(wid, nwg);
+  let tiles = p.rowBlocks * p.colBlocks;
+  // no early return for the grid's overshoot: on lavapipe it would put the whole body under an
+  // execution mask; those groups compute a clamped batch and skip the stores
+  let live = g / tiles < p.batches;
+  let batch = min(g / tiles, p.batches - 1u);
+  let rb = (g % tiles) % p.rowBlocks;
+  let cb = (g % tiles) / p.rowBlocks;
+  let aq0 = rb * ${quads}u;
+  let cq0 = cb * ${wg * tn4}u + lid;
+${grid(tm, tn4, (i, t) => `  var acc${i}_${t} = vec4<f32>(0.0);`)}
+  for (var k0 = 0u; k0 < p.kp; k0 += ${KB}u) {
+${grid(KB, tn4, (u, t) => `    let b${u}_${t} = textureLoad(tb, ${texelAt(bKOnX, `k0 + ${u}u`, `cq0 + ${t * wg}u`, 'p.nq')});`)}
+${lines(quads, (q) => `    let a${q} = textureLoad(ta, ${texelAt(true, 'k0 + (lane & 7u)', `aq0 + ${q}u`, 'p.mq')});`)}
+${lines(quads, (q) => rowMacs(q))}
+  }
+  var out: array<vec4<f32>, ${tm * tn4}>;
+${grid(tm, tn4, (i, t) => `  out[${i * tn4 + t}] = acc${i}_${t};`)}
+  let cBase = p.cOff + batch * p.cBS;
+  let r0 = rb * ${tm}u;
+  for (var x = 0u; x < ${tm * tn4 * 4}u; x++) {
+    let r = r0 + x / ${tn4 * 4}u;
+    let j = (cq0 + ((x / 4u) % ${tn4}u) * ${wg}u) * 4u + x % 4u;
+    if (live && r < p.M && j < p.N) {
+      let ci = cBase + r * p.cRS + j;
+      var v = p.alpha * out[x / 4u][x % 4u];
+      if (p.accumulate != 0u) { v += c[ci]; }
+      c[ci] = v;
+    }
+  }
+}`;
+}
+
+/** Per-device state of the packed path: a texture per operand and layout (grown on demand), and a parameter ring. */
+interface PackedState {
+  params: GPUBuffer;
+  textures: Map<string, GPUTexture>;
+}
+
+const PARAM_SLOT_BYTES = 256;
+const PARAM_SLOTS = 3; // the dispatches of one packed tile
+const packedStates = new WeakMap<Gpu, PackedState>();
+
+function packedState(gpu: Gpu): PackedState {
+  let st = packedStates.get(gpu);
+  if (!st) {
+    const params = gpu.device.createBuffer({ size: PARAM_SLOT_BYTES * PARAM_SLOTS, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    packedStates.set(gpu, (st = { params, textures: new Map() }));
+  }
+  return st;
+}
+
+/**
+ * A texture of at least w × h texels. It grows to cover earlier sizes too, unless that would
+ * exceed twice the texel budget; work already queued on a replaced texture still completes.
+ */
+function packTexture(gpu: Gpu, key: string, w: number, h: number, maxTexels: number): GPUTexture {
+  const st = packedState(gpu);
+  const old = st.textures.get(key);
+  if (old && old.width >= w && old.height >= h) return old;
+  let size = [Math.max(w, old?.width ?? 0), Math.max(h, old?.height ?? 0)];
+  if (size[0] * size[1] > 2 * maxTexels) size = [w, h];
+  old?.destroy();
+  const tex = gpu.device.createTexture({ size, format: 'rgba32float', usage: GPUTextureUsage.STORAGE_BINDING });
+  st.textures.set(key, tex);
+  return tex;
+}
+
+interface TexturedDispatch {
+  pipeline: GPUComputePipeline;
+  resources: (Binding | GPUTexture)[];
+  params: number[];
+  groups: [number, number, number];
+}
+
+/**
+ * Records dispatches that bind textures, which gpu.dispatch does not: everything recorded so
+ * far is flushed first, so queue order is stream order.
+ */
+function submitTextured(gpu: Gpu, dispatches: TexturedDispatch[]): void {
+  gpu.flush();
+  const st = packedState(gpu);
+  const data = new Uint32Array((PARAM_SLOT_BYTES * dispatches.length) / 4);
+  dispatches.forEach((d, i) => data.set(d.params, (i * PARAM_SLOT_BYTES) / 4));
+  gpu.device.queue.writeBuffer(st.params, 0, data);
+  const encoder = gpu.device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  dispatches.forEach((d, i) => {
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: st.params, offset: i * PARAM_SLOT_BYTES, size: PARAM_SLOT_BYTES } }];
+    d.resources.forEach((r, j) => {
+      const resource = r instanceof GPUTexture ? r.createView() : 'buffer' in r ? r : { buffer: r };
+      entries.push({ binding: j + 1, resource });
+    });
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, gpu.device.createBindGroup({ layout: d.pipeline.getBindGroupLayout(0), entries }));
+    pass.dispatchWorkgroups(...d.groups);
+  });
+  pass.end();
+  gpu.device.queue.submit([encoder.finish()]);
+}
+
+function packedTile(gpu: Gpu, v: PackedVariant, view: OperandView, t: Tile, lim: Limits, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, accumulate: boolean): void {
+  const { s } = view;
+  const bind = tileBindings(view, t, lim, a, b, c);
+  const kp = roundUp(Math.max(1, t.k), KB);
+  const mq = roundUp(t.m, v.tm) / 4;
+  const nq = roundUp(t.n, lim.gn) / 4;
+  // B's texture puts k along x when k is B's contiguous axis in memory. A's always does: the
+  // product kernel's A fetch (lanes along k) runs at half speed across texture rows, which
+  // costs more than packing a transposed A with strided loads.
+  const bKOnX = view.brs === 1;
+  const texSize = (kOnX: boolean, quads: number): [number, number] => (kOnX ? [kp, t.nb * quads] : [quads, t.nb * kp]);
+  const ta = packTexture(gpu, 'a', ...texSize(true, mq), lim.maxTexels);
+  const tb = packTexture(gpu, `b${bKOnX ? 'k' : 'q'}`, ...texSize(bKOnX, nq), lim.maxTexels);
+  const packGroups = (kOnX: boolean, quads: number): [number, number, number] =>
+    kOnX ? [Math.ceil(kp / 64), quads, t.nb] : [Math.ceil(quads / 64), kp, t.nb];
+  const rowBlocks = mq / (v.tm / 4);
+  const colBlocks = nq / (v.wg * v.tn4);
+  const groups = t.nb * rowBlocks * colBlocks;
+  const gy = Math.ceil(groups / 65535);
+  submitTextured(gpu, [
+    {
+      pipeline: gpu.pipeline('matmul-pack-k', () => packSource(true)),
+      resources: [bind.a, ta],
+      params: [t.m, t.k, kp, mq, bind.aOff, s.aBatchStride, view.ars, view.acs],
+      groups: packGroups(true, mq),
+    },
+    {
+      pipeline: gpu.pipeline(`matmul-pack-${bKOnX ? 'k' : 'q'}`, () => packSource(bKOnX)),
+      resources: [bind.b, tb],
+      params: [t.n, t.k, kp, nq, bind.bOff, s.bBatchStride, view.bcs, view.brs],
+      groups: packGroups(bKOnX, nq),
+    },
+    {
+      pipeline: gpu.pipeline(`matmul-${variantKey(v)}-${bKOnX ? 'k' : 'q'}`, () => packedSource(v, bKOnX)),
+      resources: [ta, tb, bind.c],
+      params: [t.m, t.n, kp, t.nb, rowBlocks, colBlocks, mq, nq, bind.cOff, s.M * s.N, s.N, f32bits(s.alpha ?? 1), accumulate ? 1 : 0],
+      groups: [Math.ceil(groups / gy), gy, 1],
+    },
+  ]);
 }
