@@ -1,0 +1,633 @@
+// Fused scaled-dot-product attention (flash-style), forward and backward, with grouped-query
+// heads, causal masking, key-padding masks with holes and a KV cache larger than the keys used.
+//
+// HEADER_PLACEHOLDER
+
+import { WGSL_GROUP_INDEX, f32bits, type Gpu } from './gpu.js';
+
+export interface AttentionShape {
+  B: number;
+  /** queries per batch row */
+  T: number;
+  /** keys/values visible (S >= T when causal) */
+  S: number;
+  /** query heads; head h reads key/value head floor(h / (H / Hkv)) */
+  H: number;
+  Hkv: number;
+  /** head dim (up to 128) */
+  D: number;
+  /** usually 1/sqrt(D) */
+  scale: number;
+  /** query t sits at absolute position t + (S - T) and sees keys j <= that */
+  causal: boolean;
+  /** rows allocated per batch in k/v (a KV cache); default S */
+  kvCapacity?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU reference
+
+/** Whether query t of batch row b sees key j. */
+function visible(s: AttentionShape, keyMask: Float64Array | null, b: number, t: number, j: number): boolean {
+  if (keyMask && keyMask[b * s.S + j] === 0) return false;
+  return !s.causal || j <= t + s.S - s.T;
+}
+
+/** Visits every (b, t, h) query with the offsets of its q/out row, its k/v rows and its lse slot. */
+function forEachQuery(s: AttentionShape, visit: (b: number, t: number, qRow: number, kvHead: number, lseAt: number) => void): void {
+  const group = s.H / s.Hkv;
+  for (let b = 0; b < s.B; b++) {
+    for (let t = 0; t < s.T; t++) {
+      for (let h = 0; h < s.H; h++) visit(b, t, ((b * s.T + t) * s.H + h) * s.D, Math.floor(h / group), (b * s.H + h) * s.T + t);
+    }
+  }
+}
+
+function kvRow(s: AttentionShape, b: number, j: number, kvHead: number): number {
+  return ((b * (s.kvCapacity ?? s.S) + j) * s.Hkv + kvHead) * s.D;
+}
+
+function dot(x: Float64Array, xAt: number, y: Float64Array, yAt: number, n: number): number {
+  let sum = 0;
+  for (let d = 0; d < n; d++) sum += x[xAt + d] * y[yAt + d];
+  return sum;
+}
+
+export function attentionCpu(
+  q: Float64Array, k: Float64Array, v: Float64Array, keyMask: Float64Array | null,
+  out: Float64Array, lse: Float64Array, s: AttentionShape,
+): void {
+  const scores = new Float64Array(s.S);
+  forEachQuery(s, (b, t, qRow, g, lseAt) => {
+    let top = -Infinity;
+    for (let j = 0; j < s.S; j++) {
+      scores[j] = visible(s, keyMask, b, t, j) ? s.scale * dot(q, qRow, k, kvRow(s, b, j, g), s.D) : -Infinity;
+      top = Math.max(top, scores[j]);
+    }
+    out.fill(0, qRow, qRow + s.D);
+    if (top === -Infinity) {
+      lse[lseAt] = -Infinity;
+      return;
+    }
+    let total = 0;
+    for (let j = 0; j < s.S; j++) {
+      if (scores[j] === -Infinity) continue;
+      const weight = Math.exp(scores[j] - top);
+      total += weight;
+      const vAt = kvRow(s, b, j, g);
+      for (let d = 0; d < s.D; d++) out[qRow + d] += weight * v[vAt + d];
+    }
+    for (let d = 0; d < s.D; d++) out[qRow + d] /= total;
+    lse[lseAt] = top + Math.log(total);
+  });
+}
+
+/**
+ * Gradients of attention, written (not accumulated): gq [B,T,H,D], gk and gv [B,S,Hkv,D].
+ * P is recomputed from lse; dS = P ∘ (dP − rowsum(dO ∘ O)).
+ */
+export function attentionBackwardCpu(
+  q: Float64Array, k: Float64Array, v: Float64Array, keyMask: Float64Array | null,
+  out: Float64Array, lse: Float64Array, gOut: Float64Array,
+  gq: Float64Array, gk: Float64Array, gv: Float64Array, s: AttentionShape,
+): void {
+  const D = s.D;
+  gq.fill(0, 0, s.B * s.T * s.H * D);
+  gk.fill(0, 0, s.B * s.S * s.Hkv * D);
+  gv.fill(0, 0, s.B * s.S * s.Hkv * D);
+  forEachQuery(s, (b, t, qRow, g, lseAt) => {
+    const rowDot = dot(gOut, qRow, out, qRow, D);
+    for (let j = 0; j < s.S; j++) {
+      if (!visible(s, keyMask, b, t, j)) continue;
+      const kvAt = kvRow(s, b, j, g);
+      const gradAt = ((b * s.S + j) * s.Hkv + g) * D;
+      const prob = Math.exp(s.scale * dot(q, qRow, k, kvAt, D) - lse[lseAt]);
+      const dScore = prob * (dot(gOut, qRow, v, kvAt, D) - rowDot) * s.scale;
+      for (let d = 0; d < D; d++) {
+        gq[qRow + d] += dScore * k[kvAt + d];
+        gk[gradAt + d] += dScore * q[qRow + d];
+        gv[gradAt + d] += prob * gOut[qRow + d];
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// WGSL pieces shared by the kernels
+//
+// A workgroup is one subgroup of L lanes working on R "rows" (queries in the forward and dQ
+// kernels, keys in the dK/dV kernel) against a stream of "columns" (keys, or queries). Rows
+// live spread over the lanes: lane ℓ holds vectors ℓ, ℓ + L, ... of each row. Two loops
+// alternate per block of L columns:
+//   dot loop:        lane ℓ takes column ℓ; vector c of each row comes round by shuffle;
+//   accumulate loop: lane ℓ takes vectors ℓ, ℓ + L, ... of each column; the column's weight
+//                    comes round by shuffle.
+// So every load fetches L useful vectors, accumulators stay exact (no per-lane partials), and
+// the loops stay loops: llvmpipe expands each load site into a branch per lane and component,
+// and unrolled kernels took minutes to compile.
+
+/** One specialization of the head dim: vec4 rows when D % 4 == 0, else scalar. */
+interface Layout {
+  D: number;
+  width: 1 | 4;
+  /** vectors per head row */
+  n: number;
+  /** invocations per workgroup: the adapter's subgroup size */
+  lanes: number;
+}
+
+function layoutOf(gpu: Gpu, D: number): Layout {
+  const width = D % 4 === 0 ? 4 : 1;
+  return { D, width, n: D / width, lanes: laneCount(gpu) };
+}
+
+/** The subgroup size every kernel here assumes for its workgroup (one subgroup per workgroup). */
+function laneCount(gpu: Gpu): number {
+  const info = gpu.adapter.info as GPUAdapterInfo & { subgroupMinSize?: number };
+  if (!gpu.features.has('subgroups') || !info.subgroupMinSize) {
+    throw new Error('attention kernels need the WebGPU "subgroups" feature');
+  }
+  return info.subgroupMinSize;
+}
+
+function layoutKey(l: Layout): string {
+  return `d${l.D}-l${l.lanes}`;
+}
+
+function wgslKit(l: Layout): string {
+  return /* wgsl */ `
+enable subgroups;
+alias vec = ${l.width === 4 ? 'vec4<f32>' : 'f32'};
+// Masked scores use a finite floor so that exp2 of differences never meets inf - inf.
+const FLOOR = -1e30;
+const LOG2E = 1.4426950408889634;
+const LN2 = 0.6931471805599453;
+${WGSL_GROUP_INDEX}
+fn neg_inf() -> f32 {
+  var bits = 0xff800000u; // a runtime value: -inf is not a WGSL constant
+  return bitcast<f32>(bits);
+}`;
+}
+
+function spreadRegs(l: Layout): number {
+  return Math.ceil(l.n / l.lanes);
+}
+
+function each(n: number, line: (i: number) => string, sep = '\n  '): string {
+  return Array.from({ length: n }, (_, i) => line(i)).join(sep);
+}
+
+/** Declares spread row `name_0 ...` from `array[base ...]`; lanes past the row's end hold zeros. */
+function loadSpread(l: Layout, name: string, array: string, base: string, scale = ''): string {
+  return each(spreadRegs(l), (m) => {
+    const load = `${array}[${base} + min(${m * l.lanes}u + lane, ${l.n - 1}u)]${scale}`;
+    const value = (m + 1) * l.lanes <= l.n ? load : `select(vec(0.0), ${load}, ${m * l.lanes}u + lane < ${l.n}u)`;
+    return `let ${name}_${m} = ${value};`;
+  }, ' ');
+}
+
+function zeroSpread(l: Layout, name: string): string {
+  return each(spreadRegs(l), (m) => `var ${name}_${m} = vec(0.0);`, ' ');
+}
+
+/** Stores spread row `name`: every lane writes its own vectors. */
+function storeSpread(l: Layout, name: string, array: string, base: string, scale = ''): string {
+  return each(spreadRegs(l), (m) => {
+    const store = `${array}[${base} + ${m * l.lanes}u + lane] = ${name}_${m}${scale};`;
+    return (m + 1) * l.lanes <= l.n ? store : `if (${m * l.lanes}u + lane < ${l.n}u) { ${store} }`;
+  }, ' ');
+}
+
+/** Vector `c` (a runtime index) of spread row `name`, in every lane. */
+function spreadAt(l: Layout, name: string, c: string): string {
+  let pick = `${name}_0`;
+  for (let m = 1; m < spreadRegs(l); m++) pick = `select(${pick}, ${name}_${m}, ${c} >= ${m * l.lanes}u)`;
+  return `subgroupShuffle(${pick}, ${c} % ${l.lanes}u)`;
+}
+
+interface DotTerm {
+  /** the column array and the spread rows dotted with it: `acc_i += row_i · array[base + c]` */
+  array: string;
+  rows: string[];
+  accs: string[];
+}
+
+/** The dot loop: lane ℓ's column starts at `base` in each term's array. */
+function dotLoop(l: Layout, base: string, terms: DotTerm[]): string {
+  const dot = (a: string, b: string) => (l.width === 4 ? `dot(${a}, ${b})` : `${a} * ${b}`);
+  // the bound is a runtime value so that the compiler keeps the loop
+  return `for (var c = 0u; c < p.vectors; c++) {
+      ${terms.map((t) => `{
+        let col = ${t.array}[${base} + c];
+        ${t.rows.map((row, i) => `${t.accs[i]} += ${dot(spreadAt(l, row, 'c'), 'col')};`).join('\n        ')}
+      }`).join('\n      ')}
+    }`;
+}
+
+interface AccumulateTerm {
+  /** `acc_i += weight_i(column u) * array[column u's row]`, weights being per-lane values */
+  array: string;
+  weights: string[];
+  accs: string[];
+}
+
+/** The accumulate loop over the block's `count` columns; `rowBase` gives column u's row start. */
+function accumulateLoop(l: Layout, count: string, rowBase: (u: string) => string, terms: AccumulateTerm[]): string {
+  return `for (var u = 0u; u < ${count}; u++) {
+      let base = ${rowBase('u')};
+      ${terms.map((t) => `{
+        ${loadSpread(l, 'col', t.array, 'base')}
+        ${t.weights.map((w, i) => `{ let w = vec(subgroupShuffle(${w}, u)); ${each(spreadRegs(l), (m) => `${t.accs[i]}_${m} = fma(w, col_${m}, ${t.accs[i]}_${m});`, ' ')} }`).join('\n        ')}
+      }`).join('\n      ')}
+    }`;
+}
+
+/**
+ * Declares spread rows `name{r}` for r < R, filled by a loop over the first `count` rows (a
+ * runtime bound): one load site per register instead of R, and rows past `count` stay zero.
+ */
+function loadRows(l: Layout, R: number, count: string, name: string, array: string, baseOf: (i: string) => string, scale = ''): string {
+  return `${each(R, (r) => zeroSpread(l, `${name}${r}`), ' ')}
+  for (var i = 0u; i < ${count}; i++) {
+    ${loadSpread(l, 'row', array, baseOf('i'), scale)}
+    ${each(R, (r) => each(spreadRegs(l), (m) => `${name}${r}_${m} = select(${name}${r}_${m}, row_${m}, i == ${r}u);`, ' '), '\n    ')}
+  }`;
+}
+
+/**
+ * Stores spread rows `name{r}` for the first `count` rows, times `scale`: an expression, or with
+ * `perRow` the prefix of per-row scalars `scale{r}`.
+ */
+function storeRows(l: Layout, R: number, count: string, name: string, array: string, baseOf: (i: string) => string, scale = '', perRow = false): string {
+  const term = (r: number, m: number) => `${name}${r}_${m}${scale && ` * ${perRow ? `${scale}${r}` : scale}`}`;
+  const pick = (m: number) => {
+    let x = term(0, m);
+    for (let r = 1; r < R; r++) x = `select(${x}, ${term(r, m)}, i == ${r}u)`;
+    return x;
+  };
+  return `for (var i = 0u; i < ${count}; i++) {
+    let base = ${baseOf('i')};
+    ${each(spreadRegs(l), (m) => `let row_${m} = ${pick(m)};`, ' ')}
+    ${storeSpread(l, 'row', array, 'base')}
+  }`;
+}
+
+/** Declares `name = prefix{i}` for the runtime row index i, for each [name, prefix]. */
+function pickRow(R: number, pairs: [string, string][]): string {
+  return pairs.map(([name, prefix]) => {
+    let x = `${prefix}0`;
+    for (let r = 1; r < R; r++) x = `select(${x}, ${prefix}${r}, i == ${r}u)`;
+    return `let ${name} = ${x};`;
+  }).join(' ');
+}
+
+/**
+ * The workgroup index, with grid overshoot redoing the last group (same values written twice)
+ * rather than returning: code after a conditional return runs under an execution mask.
+ */
+function lastGroup(count: string): string {
+  return `min(group_index(wid, nwg), ${count} - 1u)`;
+}
+
+/** Storage bindings from 1 in order. */
+function bindings(list: [string, 'read' | 'read_write', string][]): string {
+  return list.map(([name, access, type], i) => `@group(0) @binding(${i + 1}) var<storage, ${access}> ${name}: ${type};`).join('\n');
+}
+
+/** Params shared by the row kernels; `causal` and `masked` are runtime flags (fewer pipelines). */
+// `vectors`, `lanes` and `rows` repeat the specialization as runtime values: loop bounds the
+// compiler cannot bound keep loops rolled (llvmpipe would otherwise unroll them, and every
+// unrolled load costs a compile-time branch per lane and component).
+const ROW_PARAMS = `B: u32, T: u32, S: u32, H: u32, Hkv: u32, G: u32, cap: u32, vectors: u32, lanes: u32, rows: u32,
+  causal: u32, masked: u32, blocks: u32, chunks: u32, chunk_keys: u32, scale2: f32, scale: f32`;
+
+function rowParams(s: AttentionShape, l: Layout, R: number, masked: boolean, blocks: number, chunks: number, chunkKeys: number): number[] {
+  return [
+    s.B, s.T, s.S, s.H, s.Hkv, s.H / s.Hkv, s.kvCapacity ?? s.S, l.n, l.lanes, R, s.causal ? 1 : 0, masked ? 1 : 0,
+    blocks, chunks, chunkKeys, f32bits(s.scale * Math.LOG2E), f32bits(s.scale),
+  ];
+}
+
+/** Whether key j of batch row b is a real key (the mask binding holds something else when unmasked). */
+const WGSL_KEY_REAL = /* wgsl */ `
+fn key_real(b: u32, j: u32) -> bool { return p.masked == 0u || key_mask[select(0u, b * p.S + j, p.masked != 0u)] != 0.0; }`;
+
+/** WGSL placing workgroups over (b, g, block of R query rows, key chunk), with row helpers. */
+function queryBlock(R: number): string {
+  return `var wg = ${lastGroup('p.B * p.Hkv * p.blocks * p.chunks')};
+  let chunk = wg % p.chunks; wg /= p.chunks;
+  let block = wg % p.blocks; wg /= p.blocks;
+  let g = wg % p.Hkv;
+  let b = wg / p.Hkv;
+  // row r of this (b, g) is query t = r / G of head g * G + r % G; rows past the end repeat the last
+  let rows = p.T * p.G;
+  let count = min(p.rows, rows - block * ${R}u);
+  ${each(R, (i) => `let t${i} = min(block * ${R}u + ${i}u, rows - 1u) / p.G;`, ' ')}`;
+}
+
+const WGSL_QUERY_ROW = /* wgsl */ `
+/** The q/out row (b, t, h) of row i of a query block, and its lse slot [b, h, t]. */
+fn query_row(b: u32, g: u32, block: u32, rows_per_block: u32, i: u32) -> vec2<u32> {
+  let r = block * rows_per_block + i;
+  let t = r / p.G;
+  let h = g * p.G + r % p.G;
+  return vec2((b * p.T + t) * p.H + h, (b * p.H + h) * p.T + t);
+}`;
+
+/** The last key any of the block's queries sees, plus one. */
+function keysSeen(R: number): string {
+  return `select(p.S, t${R - 1} + p.S - p.T + 1u, p.causal != 0u)`;
+}
+
+function seenBy(t: string): string {
+  return `(p.causal == 0u || j <= ${t} + p.S - p.T)`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward
+
+interface ForwardSpec {
+  l: Layout;
+  /** query rows (query, head-of-group pairs) per workgroup */
+  rows: number;
+  /** keys split over workgroups: write unnormalized partials for the combine kernel */
+  split: boolean;
+}
+
+function forwardSource(f: ForwardSpec): string {
+  const { l, rows: R } = f;
+  const L = l.lanes;
+  const rowsOf = (prefix: string) => Array.from({ length: R }, (_, i) => `${prefix}${i}`);
+  const row = (i: string) => `query_row(b, g, block, ${R}u, ${i})`;
+  return /* wgsl */ `${wgslKit(l)}
+struct Params { ${ROW_PARAMS} }
+@group(0) @binding(0) var<uniform> p: Params;
+${bindings([
+    ['q', 'read', 'array<vec>'], ['k', 'read', 'array<vec>'], ['v', 'read', 'array<vec>'], ['key_mask', 'read', 'array<f32>'],
+    ['out', 'read_write', 'array<vec>'], ['lse', 'read_write', 'array<f32>'],
+  ])}
+${WGSL_KEY_REAL}
+${WGSL_QUERY_ROW}
+
+@compute @workgroup_size(${L})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  ${queryBlock(R)}
+  ${loadRows(l, R, 'count', 'q', 'q', (i) => `${row(i)}.x * ${l.n}u`, ' * p.scale2')}
+  ${each(R, (i) => `var m${i} = FLOOR; var l${i} = 0.0; ${zeroSpread(l, `a${i}`)}`)}
+  let k_begin = chunk * p.chunk_keys;
+  let k_end = min(${keysSeen(R)}, k_begin + p.chunk_keys);
+  for (var j0 = k_begin; j0 < k_end; j0 += ${L}u) {
+    let j = j0 + lane;
+    let jr = min(j, p.S - 1u);
+    let live = j < k_end && key_real(b, jr);
+    ${each(R, (i) => `var s${i} = 0.0;`, ' ')}
+    ${dotLoop(l, `((b * p.cap + jr) * p.Hkv + g) * ${l.n}u`, [{ array: 'k', rows: rowsOf('q'), accs: rowsOf('s') }])}
+    // online softmax: the lanes share each row's running max; each lane sums its own weights
+    ${each(R, (i) => `let seen${i} = live && ${seenBy(`t${i}`)};
+    let top${i} = max(m${i}, subgroupMax(select(FLOOR, s${i}, seen${i})));
+    let rescale${i} = exp2(m${i} - top${i});
+    let w${i} = select(0.0, exp2(s${i} - top${i}), seen${i});
+    l${i} = l${i} * rescale${i} + w${i};
+    m${i} = top${i};
+    ${each(spreadRegs(l), (m) => `a${i}_${m} *= rescale${i};`, ' ')}`, '\n    ')}
+    ${accumulateLoop(l, 'min(p.lanes, k_end - j0)', (u) => `((b * p.cap + j0 + ${u}) * p.Hkv + g) * ${l.n}u`, [{ array: 'v', weights: rowsOf('w'), accs: rowsOf('a') }])}
+  }
+  ${each(R, (i) => `let total${i} = subgroupAdd(l${i});`, ' ')}
+  ${f.split
+    ? `${storeRows(l, R, 'count', 'a', 'out', (i) => `(${row(i)}.x * p.chunks + chunk) * ${l.n}u`)}
+  for (var i = 0u; i < count; i++) {
+    let slot = ${row('i')}.x * p.chunks + chunk;
+    ${pickRow(R, [['top', 'm'], ['total', 'total']])}
+    if (lane < 2u) { lse[slot * 2u + lane] = select(top, total, lane == 1u); }
+  }`
+    : `${each(R, (i) => `let inv${i} = select(0.0, 1.0 / total${i}, total${i} > 0.0);`, ' ')}
+  ${storeRows(l, R, 'count', 'a', 'out', (i) => `${row(i)}.x * ${l.n}u`, 'inv', true)}
+  for (var i = 0u; i < count; i++) {
+    ${pickRow(R, [['top', 'm'], ['total', 'total']])}
+    if (lane == 0u) { lse[${row('i')}.y] = select(neg_inf(), (top + log2(total)) * LN2, total > 0.0); }
+  }`}
+}`;
+}
+
+/** Merges the per-chunk partials of a split forward: one invocation per output vector. */
+function combineSource(l: Layout): string {
+  return /* wgsl */ `${wgslKit(l)}
+struct Params { rows: u32, T: u32, H: u32, chunks: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+${bindings([['part', 'read', 'array<vec>'], ['part_stats', 'read', 'array<f32>'], ['out', 'read_write', 'array<vec>'], ['lse', 'read_write', 'array<f32>']])}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = min(group_index(wid, nwg) * 64u + lid, p.rows * ${l.n}u - 1u);
+  let row = i / ${l.n}u;
+  let c = i % ${l.n}u;
+  var top = FLOOR;
+  for (var ch = 0u; ch < p.chunks; ch++) { top = max(top, part_stats[(row * p.chunks + ch) * 2u]); }
+  var total = 0.0;
+  var acc = vec(0.0);
+  for (var ch = 0u; ch < p.chunks; ch++) {
+    let slot = row * p.chunks + ch;
+    let w = exp2(part_stats[slot * 2u] - top);
+    total += part_stats[slot * 2u + 1u] * w;
+    acc += part[slot * ${l.n}u + c] * w;
+  }
+  out[i] = acc * select(0.0, 1.0 / total, total > 0.0);
+  if (c == 0u) {
+    // row = (b * T + t) * H + h; lse is [B, H, T]
+    let t = (row / p.H) % p.T;
+    let bh = (row / (p.H * p.T)) * p.H + row % p.H;
+    lse[bh * p.T + t] = select(neg_inf(), (top + log2(total)) * LN2, total > 0.0);
+  }
+}`;
+}
+
+/** Query rows per forward workgroup: more rows reuse each k/v load, but cost registers. */
+const FORWARD_ROWS = 8;
+/** Split the keys over workgroups only when there are fewer groups than this... */
+const SPLIT_BELOW_GROUPS = 8;
+/** ...and never into chunks shorter than this many keys (the merge costs a dispatch). */
+const MIN_CHUNK_KEYS = 256;
+
+function rowsPerGroup(rows: number, most: number): number {
+  let r = 1;
+  while (r < rows && r < most) r *= 2;
+  return r;
+}
+
+export function attentionGpu(
+  gpu: Gpu, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, keyMask: GPUBuffer | null,
+  out: GPUBuffer, lse: GPUBuffer, s: AttentionShape,
+): void {
+  const l = layoutOf(gpu, s.D);
+  const G = s.H / s.Hkv;
+  const R = rowsPerGroup(s.T * G, FORWARD_ROWS);
+  const blocks = Math.ceil((s.T * G) / R);
+  const groups = s.B * s.Hkv * blocks;
+  const chunks = Math.max(1, Math.min(Math.ceil(SPLIT_BELOW_GROUPS / groups), Math.floor(s.S / MIN_CHUNK_KEYS)));
+  const chunkKeys = Math.ceil(s.S / chunks / l.lanes) * l.lanes;
+  const split = chunks > 1;
+  const spec: ForwardSpec = { l, rows: R, split };
+  const pipe = gpu.pipeline(`attention-fwd-${layoutKey(l)}-r${R}${split ? '-split' : ''}`, () => forwardSource(spec));
+  const params = rowParams(s, l, R, keyMask !== null, blocks, chunks, chunkKeys);
+  // an unmasked launch binds q where the mask would be; the kernel never reads it then
+  const inputs = [q, k, v, keyMask ?? q];
+  if (!split) {
+    gpu.dispatch(pipe, [...inputs, out, lse], params, groups);
+    return;
+  }
+  const rows = s.B * s.T * s.H;
+  const part = gpu.pool.acquire(rows * chunks * s.D * 4);
+  const partStats = gpu.pool.acquire(rows * chunks * 2 * 4);
+  gpu.dispatch(pipe, [...inputs, part, partStats], params, groups * chunks);
+  const combine = gpu.pipeline(`attention-combine-${layoutKey(l)}`, () => combineSource(l));
+  gpu.dispatch(combine, [part, partStats, out, lse], [rows, s.T, s.H, chunks], Math.ceil((rows * l.n) / 64));
+  gpu.pool.release(part);
+  gpu.pool.release(partStats);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward: row statistics, then dQ (rows = queries), then dK/dV (rows = keys)
+
+/** stats[row] = (lse · log2 e, rowsum(dO ∘ O)) for each query row in lse order [B, H, T]. */
+function rowStatsSource(l: Layout): string {
+  return /* wgsl */ `${wgslKit(l)}
+struct Params { rows: u32, T: u32, H: u32, vectors: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+${bindings([['out', 'read', 'array<vec>'], ['g_out', 'read', 'array<vec>'], ['lse', 'read', 'array<f32>'], ['stats', 'read_write', 'array<f32>']])}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = min(group_index(wid, nwg) * 64u + lid, p.rows - 1u);
+  let t = i % p.T;
+  let bh = i / p.T;
+  let base = (((bh / p.H) * p.T + t) * p.H + bh % p.H) * ${l.n}u;
+  var acc = vec(0.0);
+  for (var c = 0u; c < p.vectors; c++) { acc = fma(out[base + c], g_out[base + c], acc); }
+  stats[2u * i] = lse[i] * LOG2E;
+  stats[2u * i + 1u] = ${l.width === 4 ? 'dot(acc, vec4(1.0))' : 'acc'};
+}`;
+}
+
+function dqSource(l: Layout, R: number): string {
+  const L = l.lanes;
+  const rowsOf = (prefix: string) => Array.from({ length: R }, (_, i) => `${prefix}${i}`);
+  const row = (i: string) => `query_row(b, g, block, ${R}u, ${i})`;
+  return /* wgsl */ `${wgslKit(l)}
+struct Params { ${ROW_PARAMS} }
+@group(0) @binding(0) var<uniform> p: Params;
+${bindings([
+    ['q', 'read', 'array<vec>'], ['k', 'read', 'array<vec>'], ['v', 'read', 'array<vec>'], ['key_mask', 'read', 'array<f32>'],
+    ['g_out', 'read', 'array<vec>'], ['stats', 'read', 'array<f32>'], ['g_q', 'read_write', 'array<vec>'],
+  ])}
+${WGSL_KEY_REAL}
+${WGSL_QUERY_ROW}
+
+@compute @workgroup_size(${L})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  ${queryBlock(R)}
+  ${loadRows(l, R, 'count', 'q', 'q', (i) => `${row(i)}.x * ${l.n}u`, ' * p.scale2')}
+  ${loadRows(l, R, 'count', 'o', 'g_out', (i) => `${row(i)}.x * ${l.n}u`)}
+  // each lane reads row ℓ's (lse, delta); shuffles hand them round
+  let own_stats = 2u * ${row(`min(lane, count - 1u)`)}.y;
+  let own_lse = stats[own_stats];
+  let own_delta = stats[own_stats + 1u];
+  ${each(R, (i) => `let lse${i} = subgroupShuffle(own_lse, ${i}u); let delta${i} = subgroupShuffle(own_delta, ${i}u); ${zeroSpread(l, `dq${i}`)}`)}
+  let k_end = ${keysSeen(R)};
+  for (var j0 = 0u; j0 < k_end; j0 += ${L}u) {
+    let j = j0 + lane;
+    let jr = min(j, p.S - 1u);
+    let live = j < k_end && key_real(b, jr);
+    ${each(R, (i) => `var s${i} = 0.0; var dp${i} = 0.0;`, ' ')}
+    ${dotLoop(l, `((b * p.cap + jr) * p.Hkv + g) * ${l.n}u`, [
+    { array: 'k', rows: rowsOf('q'), accs: rowsOf('s') },
+    { array: 'v', rows: rowsOf('o'), accs: rowsOf('dp') },
+  ])}
+    ${each(R, (i) => `let ds${i} = select(0.0, exp2(s${i} - lse${i}), live && ${seenBy(`t${i}`)}) * (dp${i} - delta${i});`, '\n    ')}
+    ${accumulateLoop(l, 'min(p.lanes, k_end - j0)', (u) => `((b * p.cap + j0 + ${u}) * p.Hkv + g) * ${l.n}u`, [{ array: 'k', weights: rowsOf('ds'), accs: rowsOf('dq') }])}
+  }
+  ${storeRows(l, R, 'count', 'dq', 'g_q', (i) => `${row(i)}.x * ${l.n}u`, 'p.scale')}
+}`;
+}
+
+function dkdvSource(l: Layout, R: number): string {
+  const L = l.lanes;
+  const rowsOf = (prefix: string) => Array.from({ length: R }, (_, i) => `${prefix}${i}`);
+  const kvRow = (i: string) => `((b * p.cap + block * ${R}u + ${i}) * p.Hkv + g) * ${l.n}u`;
+  const gradRow = (i: string) => `((b * p.S + block * ${R}u + ${i}) * p.Hkv + g) * ${l.n}u`;
+  return /* wgsl */ `${wgslKit(l)}
+struct Params { ${ROW_PARAMS} }
+@group(0) @binding(0) var<uniform> p: Params;
+${bindings([
+    ['q', 'read', 'array<vec>'], ['k', 'read', 'array<vec>'], ['v', 'read', 'array<vec>'], ['key_mask', 'read', 'array<f32>'],
+    ['g_out', 'read', 'array<vec>'], ['stats', 'read', 'array<f32>'],
+    ['g_k', 'read_write', 'array<vec>'], ['g_v', 'read_write', 'array<vec>'],
+  ])}
+${WGSL_KEY_REAL}
+
+@compute @workgroup_size(${L})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  var wg = ${lastGroup('p.B * p.Hkv * p.blocks')};
+  let block = wg % p.blocks; wg /= p.blocks;
+  let g = wg % p.Hkv;
+  let b = wg / p.Hkv;
+  // rows are keys j{r} = block * R + r; masked keys and keys past S get zero gradients
+  let count = min(p.rows, p.S - block * ${R}u);
+  ${loadRows(l, R, 'count', 'k', 'k', kvRow, ' * p.scale2')}
+  ${loadRows(l, R, 'count', 'v', 'v', kvRow)}
+  let own_real = key_real(b, block * ${R}u + min(lane, count - 1u));
+  ${each(R, (r) => `let j${r} = block * ${R}u + ${r}u; let real${r} = ${r}u < count && subgroupShuffle(u32(own_real), ${r}u) != 0u; ${zeroSpread(l, `dk${r}`)} ${zeroSpread(l, `dv${r}`)}`)}
+  // the first query that sees the block's first key
+  let t_begin = select(0u, j0_first_seen, p.causal != 0u && block * ${R}u > p.S - p.T);
+  for (var h = g * p.G; h < (g + 1u) * p.G; h++) {
+    for (var t0 = t_begin; t0 < p.T; t0 += ${L}u) {
+      let t = t0 + lane;
+      let tr = min(t, p.T - 1u);
+      let live = t < p.T;
+      let stat = 2u * ((b * p.H + h) * p.T + tr);
+      let lse = stats[stat];
+      let delta = stats[stat + 1u];
+      ${each(R, (r) => `var s${r} = 0.0; var dp${r} = 0.0;`, ' ')}
+      ${dotLoop(l, `((b * p.T + tr) * p.H + h) * ${l.n}u`, [
+    { array: 'q', rows: rowsOf('k'), accs: rowsOf('s') },
+    { array: 'g_out', rows: rowsOf('v'), accs: rowsOf('dp') },
+  ]).replace(/\n/g, '\n  ')}
+      ${each(R, (r) => `let pr${r} = select(0.0, exp2(s${r} - lse), live && real${r} && (p.causal == 0u || j${r} <= t + p.S - p.T));
+      let ds${r} = pr${r} * (dp${r} - delta);`, '\n      ')}
+      ${accumulateLoop(l, 'min(p.lanes, p.T - t0)', (u) => `((b * p.T + t0 + ${u}) * p.H + h) * ${l.n}u`, [
+    { array: 'g_out', weights: rowsOf('pr'), accs: rowsOf('dv') },
+    { array: 'q', weights: rowsOf('ds'), accs: rowsOf('dk') },
+  ]).replace(/\n/g, '\n  ')}
+    }
+  }
+  ${storeRows(l, R, 'count', 'dk', 'g_k', gradRow, 'p.scale')}
+  ${storeRows(l, R, 'count', 'dv', 'g_v', gradRow)}
+}`.replace('j0_first_seen', `block * ${R}u - (p.S - p.T)`);
+}
+
+/** Query rows per dQ workgroup and key rows per dK/dV workgroup. */
+const DQ_ROWS = 8;
+const DKDV_ROWS = 4;
+
+export function attentionBackwardGpu(
+  gpu: Gpu, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, keyMask: GPUBuffer | null,
+  out: GPUBuffer, lse: GPUBuffer, gOut: GPUBuffer,
+  gq: GPUBuffer, gk: GPUBuffer, gv: GPUBuffer, s: AttentionShape,
+): void {
+  const l = layoutOf(gpu, s.D);
+  const rows = s.B * s.H * s.T;
+  const stats = gpu.pool.acquire(rows * 2 * 4);
+  const statsPipe = gpu.pipeline(`attention-stats-${layoutKey(l)}`, () => rowStatsSource(l));
+  gpu.dispatch(statsPipe, [out, gOut, lse, stats], [rows, s.T, s.H, l.n], Math.ceil(rows / 64));
+
+  const masked = keyMask !== null;
+  const inputs = [q, k, v, keyMask ?? q, gOut, stats];
+  const R = rowsPerGroup(s.T * (s.H / s.Hkv), DQ_ROWS);
+  const dqBlocks = Math.ceil((s.T * (s.H / s.Hkv)) / R);
+  const dq = gpu.pipeline(`attention-dq-${layoutKey(l)}-r${R}`, () => dqSource(l, R));
+  gpu.dispatch(dq, [...inputs, gq], rowParams(s, l, R, masked, dqBlocks, 1, s.S), s.B * s.Hkv * dqBlocks);
+
+  const keyBlocks = Math.ceil(s.S / DKDV_ROWS);
+  const dkdv = gpu.pipeline(`attention-dkdv-${layoutKey(l)}-r${DKDV_ROWS}`, () => dkdvSource(l, DKDV_ROWS));
+  gpu.dispatch(dkdv, [...inputs, gk, gv], rowParams(s, l, DKDV_ROWS, masked, keyBlocks, 1, s.S), s.B * s.Hkv * keyBlocks);
+  gpu.pool.release(stats);
+}

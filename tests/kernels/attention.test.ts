@@ -1,0 +1,198 @@
+// Fused attention: the WGSL kernels against the float64 CPU reference on random shapes (odd
+// sizes, grouped-query heads, causal, key masks with holes and fully masked rows, a KV cache
+// larger than the keys used), and the CPU backward against central finite differences.
+import fc from 'fast-check';
+import { describe, it } from 'vitest';
+import {
+  attentionBackwardCpu, attentionBackwardGpu, attentionCpu, attentionGpu, type AttentionShape,
+} from '../../kernels/attention.js';
+import { expectClose } from '../helpers/compare.js';
+import { download, nanBuffer, testGpu, upload } from '../helpers/gpu.js';
+
+// float32 kernels against float64 references, inputs of order 1
+const FORWARD_TOL = { rtol: 1e-4, atol: 2e-5 };
+const BACKWARD_TOL = { rtol: 1e-3, atol: 1e-4 };
+const FINITE_DIFF_TOL = { rtol: 1e-6, atol: 1e-8 };
+
+interface Case {
+  s: AttentionShape;
+  q: Float64Array;
+  k: Float64Array;
+  v: Float64Array;
+  keyMask: Float64Array | null;
+  gOut: Float64Array;
+}
+
+function random(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+}
+
+/** Inputs for a shape; the mask has holes and fully masks batch row 0 when asked. */
+function makeCase(s: AttentionShape, seed: number, mask: 'none' | 'holes' | 'row0-empty'): Case {
+  const rand = random(seed);
+  const fill = (n: number) => Float64Array.from({ length: n }, () => rand() * 2 - 1);
+  const cap = s.kvCapacity ?? s.S;
+  let keyMask: Float64Array | null = null;
+  if (mask !== 'none') {
+    keyMask = Float64Array.from({ length: s.B * s.S }, () => (rand() < 0.3 ? 0 : 1));
+    if (mask === 'row0-empty') keyMask.fill(0, 0, s.S);
+  }
+  return {
+    s,
+    q: fill(s.B * s.T * s.H * s.D),
+    k: fill(s.B * cap * s.Hkv * s.D),
+    v: fill(s.B * cap * s.Hkv * s.D),
+    keyMask,
+    gOut: fill(s.B * s.T * s.H * s.D),
+  };
+}
+
+function shapeLabel(s: AttentionShape, c: Case): string {
+  return `B${s.B} T${s.T} S${s.S} H${s.H}/${s.Hkv} D${s.D} cap${s.kvCapacity ?? s.S}${s.causal ? ' causal' : ''}${c.keyMask ? ' masked' : ''}`;
+}
+
+async function checkForward(c: Case): Promise<void> {
+  const gpu = await testGpu();
+  const { s } = c;
+  const nOut = s.B * s.T * s.H * s.D;
+  const nLse = s.B * s.H * s.T;
+  const out = new Float64Array(nOut);
+  const lse = new Float64Array(nLse);
+  attentionCpu(c.q, c.k, c.v, c.keyMask, out, lse, s);
+  const inputs = [c.q, c.k, c.v].map((x) => upload(gpu, x));
+  const mask = c.keyMask ? upload(gpu, c.keyMask) : null;
+  const outG = nanBuffer(gpu, nOut);
+  const lseG = nanBuffer(gpu, nLse);
+  attentionGpu(gpu, inputs[0], inputs[1], inputs[2], mask, outG, lseG, s);
+  const label = shapeLabel(s, c);
+  expectClose(await download(gpu, outG, nOut), out, FORWARD_TOL, `${label} out`);
+  expectClose(await download(gpu, lseG, nLse), lse, FORWARD_TOL, `${label} lse`);
+  for (const b of [...inputs, outG, lseG, ...(mask ? [mask] : [])]) gpu.pool.release(b);
+}
+
+const shapes = fc.record({
+  B: fc.integer({ min: 1, max: 2 }),
+  T: fc.integer({ min: 1, max: 21 }),
+  extraKeys: fc.integer({ min: 0, max: 19 }),
+  Hkv: fc.integer({ min: 1, max: 2 }),
+  ratio: fc.constantFrom(1, 2, 4),
+  D: fc.constantFrom(4, 7, 16),
+  causal: fc.boolean(),
+  extraCapacity: fc.constantFrom(0, 0, 5),
+  mask: fc.constantFrom('none' as const, 'holes' as const, 'row0-empty' as const),
+  seed: fc.integer({ min: 1, max: 1 << 30 }),
+});
+
+function shapeOf(r: fc.RecordValue<{ B: number; T: number; extraKeys: number; Hkv: number; ratio: number; D: number; causal: boolean; extraCapacity: number }>): AttentionShape {
+  const S = r.T + r.extraKeys;
+  return {
+    B: r.B, T: r.T, S, H: r.Hkv * r.ratio, Hkv: r.Hkv, D: r.D, scale: 1 / Math.sqrt(r.D), causal: r.causal,
+    kvCapacity: S + r.extraCapacity,
+  };
+}
+
+async function checkBackward(c: Case): Promise<void> {
+  const gpu = await testGpu();
+  const { s } = c;
+  const nOut = s.B * s.T * s.H * s.D;
+  const nKv = s.B * s.S * s.Hkv * s.D;
+  const out = new Float64Array(nOut);
+  const lse = new Float64Array(s.B * s.H * s.T);
+  attentionCpu(c.q, c.k, c.v, c.keyMask, out, lse, s);
+  const [gq, gk, gv] = [nOut, nKv, nKv].map((n) => new Float64Array(n));
+  attentionBackwardCpu(c.q, c.k, c.v, c.keyMask, out, lse, c.gOut, gq, gk, gv, s);
+  const inputs = [c.q, c.k, c.v, out, lse, c.gOut].map((x) => upload(gpu, x));
+  const mask = c.keyMask ? upload(gpu, c.keyMask) : null;
+  const grads = [nOut, nKv, nKv].map((n) => nanBuffer(gpu, n));
+  const [q, k, v, o, l, g] = inputs;
+  attentionBackwardGpu(gpu, q, k, v, mask, o, l, g, grads[0], grads[1], grads[2], s);
+  const label = shapeLabel(s, c);
+  expectClose(await download(gpu, grads[0], nOut), gq, BACKWARD_TOL, `${label} gq`);
+  expectClose(await download(gpu, grads[1], nKv), gk, BACKWARD_TOL, `${label} gk`);
+  expectClose(await download(gpu, grads[2], nKv), gv, BACKWARD_TOL, `${label} gv`);
+  for (const b of [...inputs, ...grads, ...(mask ? [mask] : [])]) gpu.pool.release(b);
+}
+
+describe('attention forward', () => {
+  it('matches the CPU reference on random shapes', async () => {
+    await fc.assert(
+      fc.asyncProperty(shapes, async (r) => checkForward(makeCase(shapeOf(r), r.seed, r.mask))),
+      { numRuns: 25 },
+    );
+  });
+
+  it('decodes one query against a long KV cache (keys split over workgroups)', async () => {
+    const s: AttentionShape = { B: 1, T: 1, S: 700, H: 4, Hkv: 2, D: 8, scale: 0.3, causal: true, kvCapacity: 800 };
+    await checkForward(makeCase(s, 7, 'holes'));
+    await checkForward(makeCase({ ...s, B: 2 }, 8, 'row0-empty'));
+  });
+});
+
+describe('attention backward', () => {
+  it('matches the CPU reference on random shapes', async () => {
+    await fc.assert(
+      fc.asyncProperty(shapes, async (r) => checkBackward(makeCase(shapeOf(r), r.seed, r.mask))),
+      { numRuns: 25 },
+    );
+  });
+
+  it('CPU gradients match central finite differences of the CPU forward', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          T: fc.integer({ min: 1, max: 3 }), extraKeys: fc.integer({ min: 0, max: 3 }), ratio: fc.constantFrom(1, 2),
+          causal: fc.boolean(), mask: fc.constantFrom('none' as const, 'holes' as const, 'row0-empty' as const),
+          seed: fc.integer({ min: 1, max: 1 << 30 }),
+        }),
+        (r) => {
+          const S = r.T + r.extraKeys;
+          const s: AttentionShape = { B: 2, T: r.T, S, H: 2 * r.ratio, Hkv: 2, D: 3, scale: 0.7, causal: r.causal, kvCapacity: S + 1 };
+          checkFiniteDifferences(makeCase(s, r.seed, r.mask));
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+});
+
+/** loss = sum(out ∘ gOut): its gradient is what attentionBackwardCpu returns for that gOut. */
+function checkFiniteDifferences(c: Case): void {
+  const { s } = c;
+  const nOut = s.B * s.T * s.H * s.D;
+  const out = new Float64Array(nOut);
+  const lse = new Float64Array(s.B * s.H * s.T);
+  const loss = () => {
+    attentionCpu(c.q, c.k, c.v, c.keyMask, out, lse, s);
+    return out.reduce((sum, x, i) => sum + x * c.gOut[i], 0);
+  };
+  loss();
+  const nKv = s.B * s.S * s.Hkv * s.D;
+  const [gq, gk, gv] = [nOut, nKv, nKv].map((n) => new Float64Array(n));
+  attentionBackwardCpu(c.q, c.k, c.v, c.keyMask, out, lse, c.gOut, gq, gk, gv, s);
+  const numeric = (x: Float64Array, at: number) => {
+    const eps = 1e-6;
+    const keep = x[at];
+    x[at] = keep + eps;
+    const up = loss();
+    x[at] = keep - eps;
+    const down = loss();
+    x[at] = keep;
+    return (up - down) / (2 * eps);
+  };
+  const cap = s.kvCapacity ?? s.S;
+  // gk/gv rows are the first S of each batch row's cap rows of k/v
+  const kvAt = (i: number) => {
+    const row = Math.floor(i / (s.Hkv * s.D));
+    return (Math.floor(row / s.S) * cap + (row % s.S)) * s.Hkv * s.D + (i % (s.Hkv * s.D));
+  };
+  const label = shapeLabel(s, c);
+  expectClose(gq, gq.map((_, i) => numeric(c.q, i)), FINITE_DIFF_TOL, `${label} gq`);
+  expectClose(gk, gk.map((_, i) => numeric(c.k, kvAt(i))), FINITE_DIFF_TOL, `${label} gk`);
+  expectClose(gv, gv.map((_, i) => numeric(c.v, kvAt(i))), FINITE_DIFF_TOL, `${label} gv`);
+}
