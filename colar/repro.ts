@@ -38,10 +38,10 @@ interface StagePlan {
 function plan(o: ReproOptions): StagePlan[] {
   const dir = (name: string) => JSON.stringify(join(o.outDir, 'runs', name));
   return [
-    { name: 'cot', stage: 'cot', overrides: [] },
-    { name: 'nocot', stage: 'nocot', overrides: [] },
-    { name: 'colar-mse', stage: 'colar', overrides: [`model.init_from=${dir('cot')}`, 'latent_loss=mse'] },
-    { name: 'colar-nll', stage: 'colar', overrides: [`model.init_from=${dir('cot')}`, 'latent_loss=nll'] },
+    { name: 'cot', stage: 'cot', overrides: ['train.epochs=4'] },
+    { name: 'nocot', stage: 'nocot', overrides: ['train.epochs=2'] },
+    { name: 'colar-mse', stage: 'colar', overrides: [`model.init_from=${dir('cot')}`, 'latent_loss=mse', 'train.epochs=2', 'train.lr=1e-3'] },
+    { name: 'colar-nll', stage: 'colar', overrides: [`model.init_from=${dir('cot')}`, 'latent_loss=nll', 'train.epochs=2', 'train.lr=1e-3'] },
     { name: 'rl', stage: 'rl', overrides: [`model.init_from=${dir('colar-nll')}`, 'rl.aggregation=mean'] },
     { name: 'rl-sum32', stage: 'rl', overrides: [`model.init_from=${dir('colar-nll')}`, 'rl.aggregation=sum32'] },
   ];

@@ -86,7 +86,7 @@ export const TINY_PRESET: TrainConfig = {
   out_dir: 'runs/tiny-cot',
   model: { preset: 'tiny', path: null, init_from: null, hidden_size: 64, layers: 2, heads: 4, kv_heads: 2, intermediate_size: 192 },
   data: { train: 'synthetic', val: 'synthetic', format: null, n_train: 4000, n_val: 200, numbers: 'digits' },
-  train: { epochs: 2, batch_size: 32, grad_accum: 1, lr: 1e-3, min_lr_ratio: 0.1, warmup_steps: 20, weight_decay: 0.01, grad_clip: 1.0, ckpt_every: 50, val_samples: 64, max_steps: null },
+  train: { epochs: 2, batch_size: 32, grad_accum: 1, lr: 2e-3, min_lr_ratio: 0.1, warmup_steps: 20, weight_decay: 0.01, grad_clip: 1.0, ckpt_every: 50, val_samples: 32, max_steps: null },
   lora: { enabled: false, r: 128, alpha: 32, dropout: 0, target_modules: ['q_proj', 'v_proj'] },
   colar: {
     max_compression_factor: 5, pooling: 'sqrt', latent_loss: 'mse', ce_weight: 1, latent_weight: 1, entropy_weight: 0,

@@ -13,8 +13,8 @@ export interface AdapterInfo {
   description: string;
 }
 
-/** A storage binding: a whole buffer, or a byte range of one. */
-export type Binding = GPUBuffer | { buffer: GPUBuffer; offset: number; size: number };
+/** A binding: a whole buffer, a byte range of one, or a storage texture. */
+export type Binding = GPUBuffer | { buffer: GPUBuffer; offset: number; size: number } | GPUTexture;
 
 /** Workgroups per dispatch dimension that every adapter accepts. */
 const MAX_GROUPS_PER_DIM = 65535;
@@ -149,7 +149,7 @@ export class Gpu {
       entries.push({ binding: 0, resource: { buffer: this.paramBuffer, offset: slot * PARAM_SLOT_BYTES, size: PARAM_SLOT_BYTES } });
     }
     buffers.forEach((b, i) => {
-      const resource = 'buffer' in b ? b : { buffer: b };
+      const resource = b instanceof GPUTexture ? b.createView() : 'buffer' in b ? b : { buffer: b };
       entries.push({ binding: i + 1, resource });
     });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
