@@ -1,6 +1,7 @@
-// key=value overrides on a nested JSON config, as the reference's run.py does them: the value
-// is JSON-parsed from its lowercased form (else kept as the raw string; none/~ mean null); a
-// dotted key sets that path; a bare key sets every key of that name anywhere in the tree.
+// key=value overrides on a nested JSON config, as the reference's run.py does them: true/false
+// and none/null/~ in any case, else the value JSON-parsed, else kept as the raw string; a dotted
+// key sets that path; a bare key sets every key of that name anywhere in the tree. (The
+// reference JSON-parses the lowercased value, which lowercases quoted paths; here case stays.)
 // A key that matches nothing is an error, so a typo never trains the wrong thing silently.
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -9,8 +10,9 @@ type JsonObject = { [key: string]: Json };
 export function parseOverrideValue(raw: string): Json {
   const lower = raw.toLowerCase();
   if (lower === 'none' || lower === '~' || lower === 'null') return null;
+  if (lower === 'true' || lower === 'false') return lower === 'true';
   try {
-    return JSON.parse(lower) as Json;
+    return JSON.parse(raw) as Json;
   } catch {
     return raw;
   }

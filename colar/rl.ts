@@ -11,7 +11,7 @@ import { isCorrectAnswer } from '../datasets/answer.js';
 import { encodeInferencePrompt, separatorId } from '../datasets/prompt.js';
 import type { QsaRecord } from '../datasets/record.js';
 import { Rng as HostRng } from '../datasets/rng.js';
-import { latestCheckpoint, loadOptimizer, loadWeights, OPTIMIZER, readState, saveCheckpoint, WEIGHTS, type CheckpointState } from './checkpoint.js';
+import { saveCheckpoint, startOrResume } from './checkpoint.js';
 import { aggregationWeights, clippedObjective, groupAdvantages, type Aggregation } from './grpo.js';
 import { latentReasoning, PAPER_ANSWER_SAMPLING } from './inference.js';
 import { MetricsLog } from './logging/metrics.js';
@@ -42,14 +42,7 @@ export async function trainRl(engine: E.Engine, cfg: TrainConfig, run: RunModel,
   const optimizer = new E.AdamW(params, { lr: rl.lr, weightDecay: cfg.train.weight_decay });
   const stepsPerEpoch = Math.ceil(rl.samples_per_epoch / rl.questions_per_step);
   const totalSteps = stepsPerEpoch * rl.epochs;
-  let state: CheckpointState = { step: 0, epoch: 0, batchInEpoch: 0, rng: { seed: cfg.seed, offset: 0 }, bestMetric: null };
-  const resumeFrom = opts.resume ? await latestCheckpoint(runDir) : null;
-  if (resumeFrom) {
-    state = await readState(resumeFrom);
-    await loadWeights(join(resumeFrom, WEIGHTS), named);
-    await loadOptimizer(join(resumeFrom, OPTIMIZER), optimizer, names);
-    log(`resumed from ${resumeFrom} at step ${state.step}`);
-  }
+  const state = await startOrResume(runDir, opts.resume, cfg.seed, named, optimizer, log);
   const metrics = await MetricsLog.open(join(runDir, 'metrics.jsonl'), { resumeFromStep: state.step });
   const tb = await TensorBoardWriter.create(runDir);
   const progress = new Progress({ total: totalSteps, label: 'grpo', stream: process.stderr });

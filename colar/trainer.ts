@@ -9,7 +9,7 @@ import * as E from '../engine/index.js';
 import { encodeExample } from '../datasets/prompt.js';
 import type { QsaRecord } from '../datasets/record.js';
 import { Rng as HostShuffle } from '../datasets/rng.js';
-import { latestCheckpoint, loadOptimizer, loadWeights, OPTIMIZER, readState, saveCheckpoint, WEIGHTS, type CheckpointState } from './checkpoint.js';
+import { saveCheckpoint, startOrResume } from './checkpoint.js';
 import { evaluateAccuracy } from './evaluate.js';
 import { MetricsLog } from './logging/metrics.js';
 import { Progress } from './logging/progress.js';
@@ -58,14 +58,7 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
   const factors = cfg.stage === 'colar' ? compressionChoices(cfg.colar.max_compression_factor) : [1];
   const lossCfg: SftLossConfig = { latentLoss: cfg.colar.latent_loss as LatentLossKind, ceWeight: cfg.colar.ce_weight, latentWeight: cfg.colar.latent_weight, entropyWeight: cfg.colar.entropy_weight };
 
-  let state: CheckpointState = { step: 0, epoch: 0, batchInEpoch: 0, rng: { seed: cfg.seed, offset: 0 }, bestMetric: null };
-  const resumeFrom = opts.resume ? await latestCheckpoint(runDir) : null;
-  if (resumeFrom) {
-    state = await readState(resumeFrom);
-    await loadWeights(join(resumeFrom, WEIGHTS), named);
-    await loadOptimizer(join(resumeFrom, OPTIMIZER), optimizer, names);
-    log(`resumed from ${resumeFrom} at step ${state.step} (epoch ${state.epoch + 1}, batch ${state.batchInEpoch})`);
-  }
+  const state = await startOrResume(runDir, opts.resume, cfg.seed, named, optimizer, log);
   const rng = E.Rng.fromState(state.rng);
   const metrics = await MetricsLog.open(join(runDir, 'metrics.jsonl'), { resumeFromStep: state.step });
   const tb = await TensorBoardWriter.create(runDir);

@@ -6,12 +6,13 @@ import { epochOrder, learningRate } from '../../colar/trainer.js';
 import { meanCI } from '../../colar/evaluate.js';
 
 describe('overrides', () => {
-  it('parses values like the reference (lowercased JSON, else the raw string)', () => {
+  it('parses values like the reference (booleans and null in any case, JSON, else the raw string), keeping case', () => {
     expect(parseOverrideValue('1e-3')).toBe(0.001);
     expect(parseOverrideValue('True')).toBe(true);
     expect(parseOverrideValue('None')).toBeNull();
     expect(parseOverrideValue('runs/MyRun')).toBe('runs/MyRun');
     expect(parseOverrideValue('[1,2]')).toEqual([1, 2]);
+    expect(parseOverrideValue('"Runs/CoT"')).toBe('Runs/CoT');
   });
   it('sets a dotted path, or every key of a bare name, and rejects unknown keys', () => {
     const cfg = { a: { lr: 1, b: { lr: 2 } }, c: 3 };
