@@ -2,8 +2,7 @@
 // Nothing here waits except read() and sync().
 
 import { adamwGpu, clipScaleGpu, type AdamWHyper } from '../kernels/adamw.js';
-import { attentionGpu, type AttentionShape } from '../kernels/attention.js';
-import { attentionBackwardGpu } from '../kernels/attention_backward.js';
+import { attentionBackwardGpu, attentionGpu, type AttentionShape } from '../kernels/attention.js';
 import { crossEntropyBackwardGpu, crossEntropyGpu } from '../kernels/cross_entropy.js';
 import { binaryGpu, castGpu, fillGpu, unaryGpu, whereGpu, type BinaryOp, type UnaryOp } from '../kernels/elementwise.js';
 import { gatherRowsGpu, scatterAddRowsGpu } from '../kernels/gather.js';

@@ -1,9 +1,51 @@
 // Fused scaled-dot-product attention (flash-style), forward and backward, with grouped-query
 // heads, causal masking, key-padding masks with holes and a KV cache larger than the keys used.
+// Memory is O(T) per head: the forward keeps a running (max, sum, acc) per query and saves the
+// log-sum-exp; the backward recomputes P from it, with D_i = rowsum(dO ∘ O) precomputed, dQ by
+// a pass over the keys per block of queries and dK/dV by a pass over the queries per block of
+// keys (every output written by one workgroup, no atomics). Decode (few queries, long cache)
+// splits the keys over workgroups and merges the partial (max, sum, acc) in a second dispatch.
 //
-// HEADER_PLACEHOLDER
+// What llvmpipe (Mesa 25.0.7, LLVM 15, 8-lane AVX2) rewards, measured here: a storage load is a
+// loop over the lanes with a bounds branch per component (~200 cycles per vec4 load site, and
+// ~40 basic blocks of compile time), whatever the address pattern, unless the offset is a
+// compile-time constant; subgroupShuffle is one vpermd, but subgroupMax/Add are a branch per
+// lane; workgroup memory goes through the same per-lane path and barriers switch coroutines.
+// Hence the layout below: each load fetches vectors every lane uses, and data moves between
+// lanes only by shuffles.
+//
+// Variants, forward B1 T256 S256 H4 D64 unless noted (two cores shared with other jobs: wall
+// times swing 2x, so CPU time and interleaved runs were compared):
+//   v1 lanes = keys, each lane a private (max, sum, acc[D]) per query row, q rows uniform and
+//      every loop unrolled: ~16 ms, but 33 s to compile at D16 R4 and 377 s at D64 R16
+//      (register arrays of R·D floats, hundreds of unrolled load sites);
+//   v2 rows spread over the lanes (lane ℓ holds vectors ℓ, ℓ+8, ... of a row), scores with
+//      lanes = keys and q vectors broadcast, P·V with lanes = vector index and weights
+//      broadcast, still unrolled: ~31 CPU-ms, 8 s compile at R8;
+//   v3 the same as rolled loops with subgroupShuffle, trip counts passed as params (NIR unrolls
+//      any loop it can bound; R-row prologues and epilogues as loops that select into
+//      registers): 2.2 s compile, LLVM blocks 4108 -> 1126; same speed;
+//   v4 rows per workgroup R 8 -> 16 -> 32 (each load serves every row): forward 12.6 -> 11.4 ->
+//      10.7 CPU-ms, backward 47 -> 34 -> 31;
+//   v5 shuffle butterflies instead of subgroupMax/Add, one dot loop per spread register (no
+//      select per vector), fma chains instead of dot(), no early return (the rest of a shader
+//      after a conditional return runs masked): 7-15 CPU-ms forward (noise), kept.
+// A texture-packed K/V (the matmul kernel's trick: texel loads are branchless gathers) would cut
+// the load cost ~5x; loads are now about half the forward's time.
+//
+// Kept (bench/attention.ts, wall ms, one run under load, fused vs composed QKᵀ + softmax + PV
+// from kernels/matmul.ts and kernels/softmax.ts, D64, T = S = 256):
+//                        fwd        fwd causal   composed fwd   fwd+bwd   fwd+bwd causal   composed fwd+bwd
+//   B1 H4             14.5 (4.6)     5.3 (6.4)    17.1 (3.9)      73.8         29.5             56.0
+//   B1 H8             20.0 (6.7)    12.3 (5.5)    35.8 (3.8)     143.2         51.8            159.0
+//   B4 H4             38.5 (7.0)    25.7 (5.2)    74.3 (3.6)     188.1        130.6            234.9
+//   B4 H8            105.9 (5.1)    66.1 (4.1)   197.4 (2.7)     543.5        338.2            479.9
+// (GFLOP/s in parentheses.) Decode, one query, H8/2 D64, cache of 4096 rows: 0.27 ms at B1 S256,
+// 1.36 ms at B1 S2048 (keys split in 4), 1.3 ms at B4 S256, 8.5 ms at B4 S2048.
+// The fused forward is 1.2-2x the composed one (about 3x causal, which the composed version
+// cannot skip); the backward, at 2.5x the forward's FLOPs, runs near the composed speed.
 
-import { WGSL_GROUP_INDEX, f32bits, type Gpu } from './gpu.js';
+import { WGSL_GROUP_INDEX, f32bits, type Binding, type Gpu } from './gpu.js';
 
 export interface AttentionShape {
   B: number;
@@ -143,11 +185,9 @@ function layoutOf(gpu: Gpu, D: number): Layout {
 
 /** The subgroup size every kernel here assumes for its workgroup (one subgroup per workgroup). */
 function laneCount(gpu: Gpu): number {
-  const info = gpu.adapter.info as GPUAdapterInfo & { subgroupMinSize?: number };
-  if (!gpu.features.has('subgroups') || !info.subgroupMinSize) {
-    throw new Error('attention kernels need the WebGPU "subgroups" feature');
-  }
-  return info.subgroupMinSize;
+  const lanes = gpu.adapter.info.subgroupMinSize;
+  if (!gpu.features.has('subgroups') || !lanes) throw new Error('attention kernels need the WebGPU "subgroups" feature');
+  return lanes;
 }
 
 function layoutKey(l: Layout): string {
@@ -166,7 +206,25 @@ ${WGSL_GROUP_INDEX}
 fn neg_inf() -> f32 {
   var bits = 0xff800000u; // a runtime value: -inf is not a WGSL constant
   return bitcast<f32>(bits);
+}
+// Butterflies of shuffles: llvmpipe turns a shuffle into one permute, but subgroupMax/Add into a
+// branch per lane.
+fn lane_max(x: f32) -> f32 {
+  var y = x;
+  ${butterfly(l.lanes, 'y = max(y, subgroupShuffleXor(y, STEP));')}
+  return y;
+}
+fn lane_sum(x: f32) -> f32 {
+  var y = x;
+  ${butterfly(l.lanes, 'y += subgroupShuffleXor(y, STEP);')}
+  return y;
 }`;
+}
+
+function butterfly(lanes: number, step: string): string {
+  const lines: string[] = [];
+  for (let d = lanes / 2; d >= 1; d /= 2) lines.push(step.replace('STEP', `${d}u`));
+  return lines.join(' ');
 }
 
 function spreadRegs(l: Layout): number {
@@ -198,13 +256,6 @@ function storeSpread(l: Layout, name: string, array: string, base: string, scale
   }, ' ');
 }
 
-/** Vector `c` (a runtime index) of spread row `name`, in every lane. */
-function spreadAt(l: Layout, name: string, c: string): string {
-  let pick = `${name}_0`;
-  for (let m = 1; m < spreadRegs(l); m++) pick = `select(${pick}, ${name}_${m}, ${c} >= ${m * l.lanes}u)`;
-  return `subgroupShuffle(${pick}, ${c} % ${l.lanes}u)`;
-}
-
 interface DotTerm {
   /** the column array and the spread rows dotted with it: `acc_i += row_i · array[base + c]` */
   array: string;
@@ -214,14 +265,18 @@ interface DotTerm {
 
 /** The dot loop: lane ℓ's column starts at `base` in each term's array. */
 function dotLoop(l: Layout, base: string, terms: DotTerm[]): string {
-  const dot = (a: string, b: string) => (l.width === 4 ? `dot(${a}, ${b})` : `${a} * ${b}`);
-  // the bound is a runtime value so that the compiler keeps the loop
-  return `for (var c = 0u; c < p.vectors; c++) {
+  // acc += a · b as a chain of fma (dot() would multiply and add separately)
+  const dotInto = (acc: string, a: string, b: string) => (l.width === 4
+    ? `{ let x = ${a}; ${acc} = fma(x.x, ${b}.x, fma(x.y, ${b}.y, fma(x.z, ${b}.z, fma(x.w, ${b}.w, ${acc})))); }`
+    : `${acc} = fma(${a}, ${b}, ${acc});`);
+  // one loop per spread register, so that vector c of a row is a single shuffle; the bounds are
+  // runtime values so that the compiler keeps the loops
+  return each(spreadRegs(l), (m) => `for (var c = 0u; c < min(p.lanes, p.vectors - ${m * l.lanes}u); c++) {
       ${terms.map((t) => `{
-        let col = ${t.array}[${base} + c];
-        ${t.rows.map((row, i) => `${t.accs[i]} += ${dot(spreadAt(l, row, 'c'), 'col')};`).join('\n        ')}
+        let col = ${t.array}[${base} + ${m * l.lanes}u + c];
+        ${t.rows.map((row, i) => dotInto(t.accs[i], `subgroupShuffle(${row}_${m}, c)`, 'col')).join('\n        ')}
       }`).join('\n      ')}
-    }`;
+    }`, '\n    ');
 }
 
 interface AccumulateTerm {
@@ -294,10 +349,12 @@ function bindings(list: [string, 'read' | 'read_write', string][]): string {
   return list.map(([name, access, type], i) => `@group(0) @binding(${i + 1}) var<storage, ${access}> ${name}: ${type};`).join('\n');
 }
 
-/** Params shared by the row kernels; `causal` and `masked` are runtime flags (fewer pipelines). */
-// `vectors`, `lanes` and `rows` repeat the specialization as runtime values: loop bounds the
-// compiler cannot bound keep loops rolled (llvmpipe would otherwise unroll them, and every
-// unrolled load costs a compile-time branch per lane and component).
+/**
+ * Params shared by the row kernels. `causal` and `masked` are runtime flags (fewer pipelines);
+ * `vectors`, `lanes` and `rows` repeat the specialization as runtime values, because loops
+ * whose trip count the compiler cannot bound stay rolled (every unrolled load site costs a
+ * compile-time branch per lane and component).
+ */
 const ROW_PARAMS = `B: u32, T: u32, S: u32, H: u32, Hkv: u32, G: u32, cap: u32, vectors: u32, lanes: u32, rows: u32,
   causal: u32, masked: u32, blocks: u32, chunks: u32, chunk_keys: u32, scale2: f32, scale: f32`;
 
@@ -384,7 +441,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ${dotLoop(l, `((b * p.cap + jr) * p.Hkv + g) * ${l.n}u`, [{ array: 'k', rows: rowsOf('q'), accs: rowsOf('s') }])}
     // online softmax: the lanes share each row's running max; each lane sums its own weights
     ${each(R, (i) => `let seen${i} = live && ${seenBy(`t${i}`)};
-    let top${i} = max(m${i}, subgroupMax(select(FLOOR, s${i}, seen${i})));
+    let top${i} = max(m${i}, lane_max(select(FLOOR, s${i}, seen${i})));
     let rescale${i} = exp2(m${i} - top${i});
     let w${i} = select(0.0, exp2(s${i} - top${i}), seen${i});
     l${i} = l${i} * rescale${i} + w${i};
@@ -392,7 +449,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ${each(spreadRegs(l), (m) => `a${i}_${m} *= rescale${i};`, ' ')}`, '\n    ')}
     ${accumulateLoop(l, 'min(p.lanes, k_end - j0)', (u) => `((b * p.cap + j0 + ${u}) * p.Hkv + g) * ${l.n}u`, [{ array: 'v', weights: rowsOf('w'), accs: rowsOf('a') }])}
   }
-  ${each(R, (i) => `let total${i} = subgroupAdd(l${i});`, ' ')}
+  ${each(R, (i) => `let total${i} = lane_sum(l${i});`, ' ')}
   ${f.split
     ? `${storeRows(l, R, 'count', 'a', 'out', (i) => `(${row(i)}.x * p.chunks + chunk) * ${l.n}u`)}
   for (var i = 0u; i < count; i++) {
@@ -441,17 +498,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`;
 }
 
-/** Query rows per forward workgroup: more rows reuse each k/v load, but cost registers. */
-const FORWARD_ROWS = 8;
+/**
+ * Rows per workgroup: each load serves every row, so more rows mean fewer loads per FLOP, until
+ * the spread rows and accumulators (a few registers per row) spill too much.
+ */
+function maxRows(l: Layout): number {
+  return Math.min(32, 64 / spreadRegs(l));
+}
+
 /** Split the keys over workgroups only when there are fewer groups than this... */
 const SPLIT_BELOW_GROUPS = 8;
 /** ...and never into chunks shorter than this many keys (the merge costs a dispatch). */
 const MIN_CHUNK_KEYS = 256;
 
+/**
+ * The first `floats` floats of `buffer`: pool buffers can be larger than the tensor, even past
+ * the binding limit the tensor itself respects.
+ */
+function range(gpu: Gpu, buffer: GPUBuffer, floats: number): Binding {
+  const size = Math.min(buffer.size, Math.max(16, Math.ceil(floats / 4) * 16));
+  const limit = gpu.limits.maxStorageBufferBindingSize;
+  if (size > limit) throw new Error(`attention: a tensor of ${floats} floats exceeds one storage binding (${limit} bytes)`);
+  return { buffer, offset: 0, size };
+}
+
+/** The tensors of a launch, bound to their exact sizes. */
+function tensors(gpu: Gpu, s: AttentionShape) {
+  const [query, kv, grad] = [s.B * s.T * s.H * s.D, s.B * (s.kvCapacity ?? s.S) * s.Hkv * s.D, s.B * s.S * s.Hkv * s.D];
+  return {
+    query: (b: GPUBuffer) => range(gpu, b, query),
+    kv: (b: GPUBuffer) => range(gpu, b, kv),
+    kvGrad: (b: GPUBuffer) => range(gpu, b, grad),
+    rowScalars: (b: GPUBuffer, perRow = 1) => range(gpu, b, s.B * s.H * s.T * perRow),
+    // an unmasked launch binds q where the mask would be: the kernels then never read it
+    mask: (b: GPUBuffer | null, q: GPUBuffer) => (b ? range(gpu, b, s.B * s.S) : range(gpu, q, 1)),
+  };
+}
+
+/** Few row counts, so that few pipelines get compiled: one row (decode), a few, or many. */
 function rowsPerGroup(rows: number, most: number): number {
-  let r = 1;
-  while (r < rows && r < most) r *= 2;
-  return r;
+  return rows <= 1 ? 1 : rows <= 4 ? 4 : most;
 }
 
 export function attentionGpu(
@@ -460,7 +546,7 @@ export function attentionGpu(
 ): void {
   const l = layoutOf(gpu, s.D);
   const G = s.H / s.Hkv;
-  const R = rowsPerGroup(s.T * G, FORWARD_ROWS);
+  const R = rowsPerGroup(s.T * G, maxRows(l));
   const blocks = Math.ceil((s.T * G) / R);
   const groups = s.B * s.Hkv * blocks;
   const chunks = Math.max(1, Math.min(Math.ceil(SPLIT_BELOW_GROUPS / groups), Math.floor(s.S / MIN_CHUNK_KEYS)));
@@ -469,18 +555,19 @@ export function attentionGpu(
   const spec: ForwardSpec = { l, rows: R, split };
   const pipe = gpu.pipeline(`attention-fwd-${layoutKey(l)}-r${R}${split ? '-split' : ''}`, () => forwardSource(spec));
   const params = rowParams(s, l, R, keyMask !== null, blocks, chunks, chunkKeys);
-  // an unmasked launch binds q where the mask would be; the kernel never reads it then
-  const inputs = [q, k, v, keyMask ?? q];
+  const t = tensors(gpu, s);
+  const inputs = [t.query(q), t.kv(k), t.kv(v), t.mask(keyMask, q)];
   if (!split) {
-    gpu.dispatch(pipe, [...inputs, out, lse], params, groups);
+    gpu.dispatch(pipe, [...inputs, t.query(out), t.rowScalars(lse)], params, groups);
     return;
   }
   const rows = s.B * s.T * s.H;
   const part = gpu.pool.acquire(rows * chunks * s.D * 4);
   const partStats = gpu.pool.acquire(rows * chunks * 2 * 4);
-  gpu.dispatch(pipe, [...inputs, part, partStats], params, groups * chunks);
+  const parts = [range(gpu, part, rows * chunks * s.D), t.rowScalars(partStats, 2 * chunks)];
+  gpu.dispatch(pipe, [...inputs, ...parts], params, groups * chunks);
   const combine = gpu.pipeline(`attention-combine-${layoutKey(l)}`, () => combineSource(l));
-  gpu.dispatch(combine, [part, partStats, out, lse], [rows, s.T, s.H, chunks], Math.ceil((rows * l.n) / 64));
+  gpu.dispatch(combine, [...parts, t.query(out), t.rowScalars(lse)], [rows, s.T, s.H, chunks], Math.ceil((rows * l.n) / 64));
   gpu.pool.release(part);
   gpu.pool.release(partStats);
 }
@@ -527,11 +614,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ${queryBlock(R)}
   ${loadRows(l, R, 'count', 'q', 'q', (i) => `${row(i)}.x * ${l.n}u`, ' * p.scale2')}
   ${loadRows(l, R, 'count', 'o', 'g_out', (i) => `${row(i)}.x * ${l.n}u`)}
-  // each lane reads row ℓ's (lse, delta); shuffles hand them round
-  let own_stats = 2u * ${row(`min(lane, count - 1u)`)}.y;
-  let own_lse = stats[own_stats];
-  let own_delta = stats[own_stats + 1u];
-  ${each(R, (i) => `let lse${i} = subgroupShuffle(own_lse, ${i}u); let delta${i} = subgroupShuffle(own_delta, ${i}u); ${zeroSpread(l, `dq${i}`)}`)}
+  // lane ℓ reads rows ℓ, ℓ + ${L}, ...'s (lse, delta); shuffles hand them round
+  ${each(Math.ceil(R / L), (m) => `let own${m} = 2u * ${row(`min(${m * L}u + lane, count - 1u)`)}.y; let own_lse${m} = stats[own${m}]; let own_delta${m} = stats[own${m} + 1u];`)}
+  ${each(R, (i) => `let lse${i} = subgroupShuffle(own_lse${Math.floor(i / L)}, ${i % L}u); let delta${i} = subgroupShuffle(own_delta${Math.floor(i / L)}, ${i % L}u); ${zeroSpread(l, `dq${i}`)}`)}
   let k_end = ${keysSeen(R)};
   for (var j0 = 0u; j0 < k_end; j0 += ${L}u) {
     let j = j0 + lane;
@@ -574,10 +659,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let count = min(p.rows, p.S - block * ${R}u);
   ${loadRows(l, R, 'count', 'k', 'k', kvRow, ' * p.scale2')}
   ${loadRows(l, R, 'count', 'v', 'v', kvRow)}
-  let own_real = key_real(b, block * ${R}u + min(lane, count - 1u));
-  ${each(R, (r) => `let j${r} = block * ${R}u + ${r}u; let real${r} = ${r}u < count && subgroupShuffle(u32(own_real), ${r}u) != 0u; ${zeroSpread(l, `dk${r}`)} ${zeroSpread(l, `dv${r}`)}`)}
+  ${each(Math.ceil(R / L), (m) => `let own_real${m} = u32(key_real(b, block * ${R}u + min(${m * L}u + lane, count - 1u)));`)}
+  ${each(R, (r) => `let j${r} = block * ${R}u + ${r}u; let real${r} = ${r}u < count && subgroupShuffle(own_real${Math.floor(r / L)}, ${r % L}u) != 0u; ${zeroSpread(l, `dk${r}`)} ${zeroSpread(l, `dv${r}`)}`)}
   // the first query that sees the block's first key
-  let t_begin = select(0u, j0_first_seen, p.causal != 0u && block * ${R}u > p.S - p.T);
+  let t_begin = select(0u, block * ${R}u - (p.S - p.T), p.causal != 0u && block * ${R}u > p.S - p.T);
   for (var h = g * p.G; h < (g + 1u) * p.G; h++) {
     for (var t0 = t_begin; t0 < p.T; t0 += ${L}u) {
       let t = t0 + lane;
@@ -601,12 +686,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   ${storeRows(l, R, 'count', 'dk', 'g_k', gradRow, 'p.scale')}
   ${storeRows(l, R, 'count', 'dv', 'g_v', gradRow)}
-}`.replace('j0_first_seen', `block * ${R}u - (p.S - p.T)`);
+}`;
 }
-
-/** Query rows per dQ workgroup and key rows per dK/dV workgroup. */
-const DQ_ROWS = 8;
-const DKDV_ROWS = 4;
 
 export function attentionBackwardGpu(
   gpu: Gpu, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, keyMask: GPUBuffer | null,
@@ -616,18 +697,20 @@ export function attentionBackwardGpu(
   const l = layoutOf(gpu, s.D);
   const rows = s.B * s.H * s.T;
   const stats = gpu.pool.acquire(rows * 2 * 4);
+  const t = tensors(gpu, s);
   const statsPipe = gpu.pipeline(`attention-stats-${layoutKey(l)}`, () => rowStatsSource(l));
-  gpu.dispatch(statsPipe, [out, gOut, lse, stats], [rows, s.T, s.H, l.n], Math.ceil(rows / 64));
+  gpu.dispatch(statsPipe, [t.query(out), t.query(gOut), t.rowScalars(lse), t.rowScalars(stats, 2)], [rows, s.T, s.H, l.n], Math.ceil(rows / 64));
 
   const masked = keyMask !== null;
-  const inputs = [q, k, v, keyMask ?? q, gOut, stats];
-  const R = rowsPerGroup(s.T * (s.H / s.Hkv), DQ_ROWS);
+  const inputs = [t.query(q), t.kv(k), t.kv(v), t.mask(keyMask, q), t.query(gOut), t.rowScalars(stats, 2)];
+  const R = rowsPerGroup(s.T * (s.H / s.Hkv), maxRows(l));
   const dqBlocks = Math.ceil((s.T * (s.H / s.Hkv)) / R);
   const dq = gpu.pipeline(`attention-dq-${layoutKey(l)}-r${R}`, () => dqSource(l, R));
-  gpu.dispatch(dq, [...inputs, gq], rowParams(s, l, R, masked, dqBlocks, 1, s.S), s.B * s.Hkv * dqBlocks);
+  gpu.dispatch(dq, [...inputs, t.query(gq)], rowParams(s, l, R, masked, dqBlocks, 1, s.S), s.B * s.Hkv * dqBlocks);
 
-  const keyBlocks = Math.ceil(s.S / DKDV_ROWS);
-  const dkdv = gpu.pipeline(`attention-dkdv-${layoutKey(l)}-r${DKDV_ROWS}`, () => dkdvSource(l, DKDV_ROWS));
-  gpu.dispatch(dkdv, [...inputs, gk, gv], rowParams(s, l, DKDV_ROWS, masked, keyBlocks, 1, s.S), s.B * s.Hkv * keyBlocks);
+  const keyRows = rowsPerGroup(s.S, maxRows(l));
+  const keyBlocks = Math.ceil(s.S / keyRows);
+  const dkdv = gpu.pipeline(`attention-dkdv-${layoutKey(l)}-r${keyRows}`, () => dkdvSource(l, keyRows));
+  gpu.dispatch(dkdv, [...inputs, t.kvGrad(gk), t.kvGrad(gv)], rowParams(s, l, keyRows, masked, keyBlocks, 1, s.S), s.B * s.Hkv * keyBlocks);
   gpu.pool.release(stats);
 }

@@ -78,11 +78,11 @@ async function checkForward(c: Case): Promise<void> {
 
 const shapes = fc.record({
   B: fc.integer({ min: 1, max: 2 }),
-  T: fc.integer({ min: 1, max: 21 }),
+  T: fc.integer({ min: 1, max: 12 }),
   extraKeys: fc.integer({ min: 0, max: 19 }),
   Hkv: fc.integer({ min: 1, max: 2 }),
   ratio: fc.constantFrom(1, 2, 4),
-  D: fc.constantFrom(4, 7, 16),
+  D: fc.constantFrom(4, 7),
   causal: fc.boolean(),
   extraCapacity: fc.constantFrom(0, 0, 5),
   mask: fc.constantFrom('none' as const, 'holes' as const, 'row0-empty' as const),
@@ -123,8 +123,14 @@ describe('attention forward', () => {
   it('matches the CPU reference on random shapes', async () => {
     await fc.assert(
       fc.asyncProperty(shapes, async (r) => checkForward(makeCase(shapeOf(r), r.seed, r.mask))),
-      { numRuns: 25 },
+      { numRuns: 20 },
     );
+  });
+
+  it('handles rows spread over several registers and blocks of 32 rows', async () => {
+    const s: AttentionShape = { B: 2, T: 21, S: 30, H: 4, Hkv: 1, D: 36, scale: 0.2, causal: true, kvCapacity: 33 };
+    await checkForward(makeCase(s, 3, 'holes'));
+    await checkForward(makeCase({ ...s, T: 2, S: 11, H: 2, D: 13, causal: false }, 4, 'row0-empty'));
   });
 
   it('decodes one query against a long KV cache (keys split over workgroups)', async () => {
@@ -138,8 +144,14 @@ describe('attention backward', () => {
   it('matches the CPU reference on random shapes', async () => {
     await fc.assert(
       fc.asyncProperty(shapes, async (r) => checkBackward(makeCase(shapeOf(r), r.seed, r.mask))),
-      { numRuns: 25 },
+      { numRuns: 12 },
     );
+  });
+
+  it('handles rows spread over several registers and blocks of 32 rows', async () => {
+    const s: AttentionShape = { B: 2, T: 21, S: 30, H: 4, Hkv: 1, D: 36, scale: 0.2, causal: true, kvCapacity: 33 };
+    await checkBackward(makeCase(s, 5, 'holes'));
+    await checkBackward(makeCase({ ...s, T: 2, S: 11, H: 2, D: 13, causal: false }, 6, 'row0-empty'));
   });
 
   it('CPU gradients match central finite differences of the CPU forward', () => {
