@@ -12,9 +12,11 @@ export function trainCommand(): Command {
     .option('--preset <name>', 'configuration preset: tiny | llama-3.2-1b', 'tiny')
     .option('--out <dir>', 'run directory (default: the preset\'s out_dir)')
     .option('--resume', 'continue from the run directory\'s latest checkpoint')
+    .option('--lora <spec>', 'train LoRA adapters on a frozen base, e.g. r=128,alpha=32 (PEFT defaults for the rest)')
     .argument('[overrides...]', 'key=value config overrides (a bare key sets every key of that name)')
-    .action(async (overrides: string[], opts: { stage: Stage; preset: string; out?: string; resume?: boolean }) => {
-      const cfg = resolveConfig(opts.preset, opts.stage, [...overrides, ...(opts.out ? [`out_dir=${JSON.stringify(opts.out)}`] : [])]);
+    .action(async (overrides: string[], opts: { stage: Stage; preset: string; out?: string; resume?: boolean; lora?: string }) => {
+      const flagOverrides = [...(opts.out ? [`out_dir=${JSON.stringify(opts.out)}`] : []), ...(opts.lora ? loraOverrides(opts.lora) : [])];
+      const cfg = resolveConfig(opts.preset, opts.stage, [...flagOverrides, ...overrides]);
       const engine = await Engine.create();
       try {
         console.log(`${opts.stage} training on ${engine.backend.deviceName}; run directory ${cfg.out_dir}`);
@@ -33,4 +35,14 @@ export function trainCommand(): Command {
         await engine.close();
       }
     });
+}
+
+/** "r=128,alpha=32" → lora.enabled=true lora.r=128 lora.alpha=32. */
+function loraOverrides(spec: string): string[] {
+  const known = new Set(['r', 'alpha', 'dropout']);
+  return ['lora.enabled=true', ...spec.split(',').map((kv) => {
+    const [k, v] = kv.split('=').map((x) => x.trim());
+    if (!known.has(k) || v === undefined || v === '') throw new Error(`--lora ${spec}: expected r=N,alpha=N (got "${kv}")`);
+    return `lora.${k}=${v}`;
+  })];
 }

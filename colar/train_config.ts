@@ -131,6 +131,9 @@ function validate(c: TrainConfig): void {
   if (!['sqrt', 'mean'].includes(c.colar.pooling)) throw new Error(`config colar.pooling: expected sqrt or mean, got ${c.colar.pooling}`);
   if (!['mse', 'nll', 'soft-mse'].includes(c.colar.latent_loss)) throw new Error(`config colar.latent_loss: expected mse, nll or soft-mse, got ${c.colar.latent_loss}`);
   compressionChoices(c.colar.max_compression_factor);
+  if (c.colar.latent_loss === 'soft-mse' && !(c.colar.entropy_weight < 0)) {
+    throw new Error(`config colar.latent_loss soft-mse is mse − α·entropy: set colar.entropy_weight to −α (< 0), got ${c.colar.entropy_weight}`);
+  }
   if (!['mean', 'sum32'].includes(c.rl.aggregation)) throw new Error(`config rl.aggregation: expected mean or sum32, got ${c.rl.aggregation}`);
   positiveInt(c.rl.group_size, 'rl.group_size');
   positiveInt(c.rl.exp_batch_size, 'rl.exp_batch_size');

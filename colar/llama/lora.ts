@@ -45,6 +45,8 @@ export function targetedLinears(model: Llama, modules: string[]): Array<[string,
 /** Adds fresh adapters (B = 0, so the model's function is unchanged) and freezes the base. */
 export function applyLora(model: Llama, cfg: LoraConfig, rng: E.Rng): void {
   if (!Number.isInteger(cfg.r) || cfg.r < 1) throw new Error(`lora: r must be a positive integer, got ${cfg.r}`);
+  // the method (and PEFT's default) uses none; accepting a value we would ignore would mislead
+  if (cfg.dropout !== 0) throw new Error(`lora: dropout ${cfg.dropout} is not supported yet (use 0)`);
   for (const t of model.namedParameters().values()) t.requiresGrad = false;
   const e = model.engine;
   for (const [, lin] of targetedLinears(model, cfg.targetModules)) {

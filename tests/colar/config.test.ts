@@ -30,6 +30,8 @@ describe('overrides', () => {
     expect(compressionChoices(3)).toEqual([1, 2, 3]);
     expect(compressionChoices('1,2,5')).toEqual([1, 2, 5]);
     expect(() => compressionChoices('1,x')).toThrow(/max_compression_factor/);
+    expect(() => resolveConfig('tiny', 'colar', ['latent_loss=soft-mse'])).toThrow(/set colar.entropy_weight to −α/);
+    expect(resolveConfig('tiny', 'colar', ['latent_loss=soft-mse', 'entropy_weight=-1e-6']).colar.entropy_weight).toBe(-1e-6);
   });
 });
 
