@@ -8,7 +8,7 @@
 // (element 0) so clipping, grad scaling and the step stay on the GPU stream.
 
 import { WGSL_GROUP_INDEX, f32bits, type Gpu } from './gpu.js';
-import { vectorWidth } from './softmax.js';
+import { vectorWidth } from './row_kit.js';
 
 export interface AdamWHyper {
   lr: number;

@@ -12,7 +12,7 @@
 // Logits above one storage binding (128 MiB: [262, 128256] already is) run in row ranges.
 
 import { type Gpu } from './gpu.js';
-import { ROW_THREADS, rowBatches, vectorWidth, wgslRowKit } from './softmax.js';
+import { ROW_THREADS, rowBatches, vectorWidth, wgslRowKit } from './row_kit.js';
 
 export function crossEntropyCpu(
   logits: Float64Array, targets: Int32Array, loss: Float64Array, lse: Float64Array, N: number, V: number, ignoreIndex: number,

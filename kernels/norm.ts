@@ -18,7 +18,7 @@
 // gw and gb).
 
 import { WGSL_GROUP_INDEX, f32bits, type Gpu } from './gpu.js';
-import { ROW_THREADS, vectorWidth, wgslRowKit } from './softmax.js';
+import { ROW_THREADS, vectorWidth, wgslRowKit } from './row_kit.js';
 
 // ---------------------------------------------------------------------------------------------
 // RMSNorm

@@ -1,0 +1,83 @@
+// The machinery the row-wise kernels share (softmax.ts, cross_entropy.ts, norm.ts, adamw.ts):
+// one workgroup of ROW_THREADS invocations per row, vec4 loads where the row allows, tree
+// reductions in workgroup memory, and runs of rows bound as byte ranges when a tensor is larger
+// than one storage binding. softmax.ts's header has the measurements behind these choices.
+
+import { WGSL_GROUP_INDEX, type Binding, type Gpu } from './gpu.js';
+
+/** Invocations that cooperate on one row. */
+export const ROW_THREADS = 8;
+
+/** Rows whose length is a multiple of 4 are read as vec4 (aligned, four times fewer loads). */
+export function vectorWidth(n: number): 1 | 4 {
+  return n % 4 === 0 ? 4 : 1;
+}
+
+/**
+ * WGSL shared by the row kernels: `vec` (f32 or vec4<f32>), horizontal sum/max, lane access,
+ * and sum/max reductions over the ROW_THREADS invocations of a workgroup.
+ */
+export function wgslRowKit(width: 1 | 4): string {
+  const vec4 = width === 4;
+  return /* wgsl */ `
+alias vec = ${vec4 ? 'vec4<f32>' : 'f32'};
+const WIDTH = ${width}u;
+const ROW_THREADS = ${ROW_THREADS}u;
+fn hsum(v: vec) -> f32 { return ${vec4 ? '(v.x + v.y) + (v.z + v.w)' : 'v'}; }
+fn hmax(v: vec) -> f32 { return ${vec4 ? 'max(max(v.x, v.y), max(v.z, v.w))' : 'v'}; }
+fn lane(v: vec, k: u32) -> f32 { return ${vec4 ? 'v[k]' : 'v'}; }
+var<workgroup> row_scratch: array<f32, ${ROW_THREADS}>;
+// The trailing barrier lets the next reduction reuse row_scratch.
+fn row_sum(lid: u32, v: f32) -> f32 {
+  row_scratch[lid] = v;
+  workgroupBarrier();
+  for (var k = ROW_THREADS / 2u; k > 0u; k >>= 1u) {
+    if (lid < k) { row_scratch[lid] += row_scratch[lid + k]; }
+    workgroupBarrier();
+  }
+  let total = row_scratch[0];
+  workgroupBarrier();
+  return total;
+}
+fn row_max(lid: u32, v: f32) -> f32 {
+  row_scratch[lid] = v;
+  workgroupBarrier();
+  for (var k = ROW_THREADS / 2u; k > 0u; k >>= 1u) {
+    if (lid < k) { row_scratch[lid] = max(row_scratch[lid], row_scratch[lid + k]); }
+    workgroupBarrier();
+  }
+  let top = row_scratch[0];
+  workgroupBarrier();
+  return top;
+}
+${WGSL_GROUP_INDEX}`;
+}
+
+/**
+ * A run of whole rows and how to bind it. Row-major tensors larger than one storage binding
+ * (128 MiB on lavapipe: [262, 128256] logits already are) are processed in runs bound as byte
+ * ranges; `slack` is the element distance from the aligned range start to `firstRow`.
+ */
+export interface RowBatch {
+  firstRow: number;
+  rows: number;
+  slack: number;
+  bind(buffer: GPUBuffer): Binding;
+}
+
+export function rowBatches(gpu: Gpu, rows: number, rowElements: number, maxBindingBytes: number): RowBatch[] {
+  const rowBytes = rowElements * 4;
+  const align = gpu.limits.minStorageBufferOffsetAlignment;
+  const batches: RowBatch[] = [];
+  if (rowBytes === 0) return batches;
+  const perBatch = Math.floor((maxBindingBytes - align) / rowBytes);
+  if (perBatch < 1) throw new Error(`a row of ${rowElements} floats does not fit one storage binding of ${maxBindingBytes} bytes`);
+  for (let firstRow = 0; firstRow < rows; firstRow += perBatch) {
+    const count = Math.min(perBatch, rows - firstRow);
+    const start = firstRow * rowBytes;
+    const offset = start - (start % align);
+    const size = start - offset + count * rowBytes;
+    batches.push({ firstRow, rows: count, slack: (start - offset) / 4, bind: (buffer) => ({ buffer, offset, size }) });
+  }
+  return batches;
+}
