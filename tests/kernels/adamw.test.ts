@@ -2,7 +2,9 @@
 // takes the scalar path, multiples of 4 the vec4 path), hyperparameters, steps and grad scales,
 // three chained updates per case. Both sides start from the same f32 state.
 // Tolerances, f32 kernel vs float64 reference:
-//   param, v ... rtol 1e-5, atol 1e-7
+//   param ...... rtol 1e-5, atol 3e-7   (params start in [-1, 1]: a few float32 ulps of 1 carry over
+//                                        when an update lands near 0)
+//   v .......... rtol 1e-5, atol 1e-7
 //   m .......... rtol 1e-5, atol 2e-7   (beta1·m + (1 - beta1)·g cancels)
 //   clip ....... rtol 1e-6
 import fc from 'fast-check';
@@ -55,7 +57,7 @@ describe('adamw kernel', () => {
           adamwGpu(gpu, buffers.param, grads[k], buffers.m, buffers.v, n, h, scale);
         }
         const label = `adamw n ${n} steps ${c.firstStep}..${c.firstStep + STEPS - 1}`;
-        expectClose(await download(gpu, buffers.param, n), param, { rtol: 1e-5, atol: 1e-7 }, `${label} param`);
+        expectClose(await download(gpu, buffers.param, n), param, { rtol: 1e-5, atol: 3e-7 }, `${label} param`);
         expectClose(await download(gpu, buffers.m, n), m, { rtol: 1e-5, atol: 2e-7 }, `${label} m`);
         expectClose(await download(gpu, buffers.v, n), v, { rtol: 1e-5, atol: 1e-7 }, `${label} v`);
         for (const b of [buffers.param, buffers.m, buffers.v, ...grads, ...(scale ? [scale] : [])]) gpu.pool.release(b);
@@ -88,7 +90,7 @@ describe('clipScale kernel', () => {
     clipScaleGpu(gpu, buffers[4], clip, 1);
     adamwGpu(gpu, buffers[0], buffers[1], buffers[2], buffers[3], n, h, clip);
     adamwCpu(param, grad, m, v, n, h, clipScaleCpu(sumSquares, 1));
-    expectClose(await download(gpu, buffers[0], n), param, { rtol: 1e-5, atol: 1e-7 }, 'clipped adamw param');
+    expectClose(await download(gpu, buffers[0], n), param, { rtol: 1e-5, atol: 3e-7 }, 'clipped adamw param');
     expectClose(await download(gpu, buffers[2], n), m, { rtol: 1e-5, atol: 2e-7 }, 'clipped adamw m');
     for (const b of [...buffers, clip]) gpu.pool.release(b);
   });
