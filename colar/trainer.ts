@@ -53,6 +53,10 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
   for (const p of params) p.requiresGrad = true;
   const optimizer = new E.AdamW(params, { lr: t.lr, weightDecay: t.weight_decay });
   const microPerStep = t.batch_size * t.grad_accum;
+  // model FLOPs per token: 2 per weight forward and 4 backward for weights that train, 2 + 2
+  // for frozen ones (their inputs still need gradients); attention scores are not counted
+  const trainable = new Set(params);
+  const flopsPerToken = [...new Set([...run.model.namedParameters().values(), ...params])].reduce((f, p) => f + (trainable.has(p) ? 6 : 4) * p.size, 0);
   const stepsPerEpoch = Math.ceil(data.train.length / microPerStep);
   const totalSteps = Math.min(t.max_steps ?? Infinity, stepsPerEpoch * t.epochs);
   const factors = cfg.stage === 'colar' ? compressionChoices(cfg.colar.max_compression_factor) : [1];
@@ -105,7 +109,7 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
         const [, gradNorm] = await clip.array();
         clip.dispose();
         const seconds = (performance.now() - started) / 1000;
-        const record = { step: state.step, epoch: state.epoch + 1, c, loss: parts.total, ce: parts.ce, latent: run.head ? parts.latent : null, lr: optimizer.lr, grad_norm: gradNorm, tokens_per_s: tokens / seconds };
+        const record = { step: state.step, epoch: state.epoch + 1, c, loss: parts.total, ce: parts.ce, latent: run.head ? parts.latent : null, lr: optimizer.lr, grad_norm: gradNorm, tokens_per_s: tokens / seconds, model_gflops_per_s: (flopsPerToken * tokens) / seconds / 1e9 };
         metrics.write(record);
         for (const [k, v] of Object.entries(record)) if (typeof v === 'number' && k !== 'step') tb.scalar(`train/${k}`, v, state.step);
         progress.tick(1, { loss: parts.total, c, 'tok/s': Math.round(tokens / seconds) });
