@@ -45,8 +45,7 @@ export async function trainRl(engine: E.Engine, cfg: TrainConfig, run: RunModel,
   const state = await startOrResume(runDir, opts.resume, cfg.seed, named, optimizer, log);
   const metrics = await MetricsLog.open(join(runDir, 'metrics.jsonl'), { resumeFromStep: state.step });
   const tb = await TensorBoardWriter.create(runDir);
-  const progress = new Progress({ total: totalSteps, label: 'grpo', stream: process.stderr });
-  progress.tick(state.step);
+  const progress = new Progress({ total: totalSteps - state.step, label: `grpo${state.step ? ` (resumed at step ${state.step})` : ''}`, stream: process.stderr });
   const sep = separatorId(run.prompt);
   try {
     while (state.step < totalSteps) {

@@ -66,8 +66,7 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
   const rng = E.Rng.fromState(state.rng);
   const metrics = await MetricsLog.open(join(runDir, 'metrics.jsonl'), { resumeFromStep: state.step });
   const tb = await TensorBoardWriter.create(runDir);
-  const progress = new Progress({ total: totalSteps, label: `${cfg.stage} sft`, stream: process.stderr });
-  progress.tick(state.step);
+  const progress = new Progress({ total: totalSteps - state.step, label: `${cfg.stage} sft${state.step ? ` (resumed at step ${state.step})` : ''}`, stream: process.stderr });
   const save = (name: string) => saveCheckpoint(runDir, name, named, optimizer, names, { ...state, rng: rng.state() });
 
   try {
