@@ -1,7 +1,7 @@
 // Memory-bound kernels, reported as GB/s and as a percentage of the measured copy ceiling.
 import { adamwGpu } from '../kernels/adamw.js';
 import { crossEntropyGpu } from '../kernels/cross_entropy.js';
-import { binaryGpu, unaryGpu } from '../kernels/elementwise.js';
+import { binaryGpu } from '../kernels/elementwise.js';
 import type { Gpu } from '../kernels/gpu.js';
 import { layerNormGpu, rmsNormGpu } from '../kernels/norm.js';
 import { ropeGpu } from '../kernels/rope.js';
@@ -32,10 +32,7 @@ function cases(): MemoryBench[] {
     { name: 'layernorm', shape: `${rows}x${d}`, bytes: 2 * rows * d * f4, buffers: [rows * d, d, d, rows * d, rows, rows], run: (g, [x, w, b, o, m, r]) => layerNormGpu(g, x, w, b, o, m, r, rows, d, 1e-5) },
     { name: 'softmax', shape: `${rows}x${d}`, bytes: 2 * rows * d * f4, buffers: [rows * d, rows * d], run: (g, [x, o]) => softmaxGpu(g, x, o, rows, d, false) },
     { name: 'cross_entropy', shape: `${ceN}x${ceV}`, bytes: ceN * ceV * f4, buffers: [ceN * ceV, ceN, ceN, ceN], run: (g, [x, t, l, s]) => crossEntropyGpu(g, x, t, l, s, ceN, ceV, -100) },
-    { name: 'silu*mul', shape: `${rows}x${4 * d}`, bytes: 3 * rows * 4 * d * f4, buffers: [rows * 4 * d, rows * 4 * d, rows * 4 * d, rows * 4 * d], run: (g, [a, b, s, o]) => {
-      unaryGpu(g, 'silu', a, s, rows * 4 * d);
-      binaryGpu(g, 'mul', s, [rows * 4 * d], b, [rows * 4 * d], o, [rows * 4 * d]);
-    } },
+    { name: 'silu*mul', shape: `${rows}x${4 * d}`, bytes: 3 * rows * 4 * d * f4, buffers: [rows * 4 * d, rows * 4 * d, rows * 4 * d], run: (g, [a, b, o]) => binaryGpu(g, 'silu_mul', a, [rows * 4 * d], b, [rows * 4 * d], o, [rows * 4 * d]) },
     { name: 'rope', shape: `${B}x${T}x${H}x${D}`, bytes: 2 * B * T * H * D * f4, buffers: [B * T * H * D, B * T, D / 2, B * T * H * D], run: (g, [x, p, f, o]) => ropeGpu(g, x, p, f, o, B, T, H, D, false) },
     { name: 'adamw', shape: `${nParams}`, bytes: 7 * nParams * f4, buffers: [nParams, nParams, nParams, nParams], run: (g, [p, gr, m, v]) => adamwGpu(g, p, gr, m, v, nParams, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 1 }, null) },
   ];

@@ -125,7 +125,7 @@ export class Llama {
   }
 
   private mlp(l: DecoderLayer, x: E.Tensor): E.Tensor {
-    return l.down.forward(E.mul(E.silu(l.gate.forward(x)), l.up.forward(x)));
+    return l.down.forward(E.siluMul(l.gate.forward(x), l.up.forward(x)));
   }
 
   dispose(): void {

@@ -4,7 +4,7 @@
 import type { BinaryOp, UnaryOp } from '../../kernels/elementwise.js';
 import { record } from '../autograd.js';
 import { Tensor, formatShape, type Shape } from '../tensor.js';
-import { checkFloat, checkSameBackend, wrap } from './util.js';
+import { checkFloat, checkSameBackend, fail, wrap } from './util.js';
 import { sumTo } from './reduce.js';
 
 export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
@@ -112,6 +112,15 @@ export function relu(x: Tensor): Tensor {
 
 export function silu(x: Tensor): Tensor {
   return record('silu', unary('silu', x), [x], [x], (g, [sx]) => [binary('silu_grad', sx, g)]);
+}
+
+/** SwiGLU's gating silu(gate)·up, fused: one pass forward, and no silu(gate) kept for backward. */
+export function siluMul(gate: Tensor, up: Tensor): Tensor {
+  if (formatShape(gate.shape) !== formatShape(up.shape)) fail('siluMul', 'gate and up must have the same shape', gate, up);
+  return record('siluMul', binary('silu_mul', gate, up), [gate, up], [gate, up], (g, [sg, su]) => [
+    binary('silu_grad', sg, mul(g, su)),
+    binary('silu_mul', sg, g),
+  ]);
 }
 
 /** The exact (erf) GELU, as torch.nn.GELU() by default. */

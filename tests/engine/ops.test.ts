@@ -72,6 +72,15 @@ describe('elementwise ops', () => {
     });
   }
 
+  it('siluMul (fused SwiGLU gate)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(dim(7), { minLength: 1, maxLength: 3 }), seed, async (shape, s) => {
+        await checkOp('siluMul', [{ shape, input: { kind: 'float', scale: 3 }, grad: true }, float(shape)], ([g, u]) => E.siluMul(g, u), TRANSC, s);
+      }),
+      RUNS,
+    );
+  });
+
   it('where (mask with broadcasting)', async () => {
     await fc.assert(
       fc.asyncProperty(broadcastPair, seed, async ([sa, sb], s) => {

@@ -132,6 +132,7 @@ const BINARY_CASES: Record<BinaryOp, { a: (u: number) => number; b: (u: number) 
   silu_grad: { a: (u) => 30 * u, b: (u) => 10 * u, tol: { rtol: 3e-6, atol: 3e-6 } },
   gelu_grad: { a: (u) => 10 * u, b: (u) => 10 * u, tol: { rtol: 1e-6, atol: 5e-6 } },
   tanh_grad: { a: (u) => u, b: (u) => 10 * u, tol: { rtol: 1e-6, atol: 2e-6 } },
+  silu_mul: { a: (u) => 30 * u, b: (u) => 10 * u, tol: { rtol: 3e-6, atol: 3e-6 } },
 };
 const BINARY_OPS = Object.keys(BINARY_CASES) as BinaryOp[];
 
