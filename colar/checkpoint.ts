@@ -22,11 +22,6 @@ export interface CheckpointState {
   [key: string]: unknown;
 }
 
-async function hostF32(t: E.Tensor): Promise<Float32Array> {
-  const d = await t.data();
-  return d instanceof Float32Array ? d : Float32Array.from(d);
-}
-
 /** Writes checkpoints/<name> atomically and points `latest` at it (unless name is 'best'). */
 export async function saveCheckpoint(runDir: string, name: string, weights: Map<string, E.Tensor>, optimizer: E.AdamW | null, optimizerNames: string[], state: CheckpointState): Promise<string> {
   const root = join(runDir, 'checkpoints');
@@ -34,11 +29,11 @@ export async function saveCheckpoint(runDir: string, name: string, weights: Map<
   const final = join(root, name);
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
-  await writeSafetensors(join(tmp, WEIGHTS), [...weights].map(([n, t]) => ({ name: n, shape: [...t.shape], data: () => hostF32(t) })));
+  await writeSafetensors(join(tmp, WEIGHTS), [...weights].map(([n, t]) => ({ name: n, shape: [...t.shape], data: () => t.float32() })));
   if (optimizer) {
     const moments = optimizerNames.flatMap((n, i) => [
-      { name: `m.${n}`, shape: [...optimizer.m[i].shape], data: () => hostF32(optimizer.m[i]) },
-      { name: `v.${n}`, shape: [...optimizer.v[i].shape], data: () => hostF32(optimizer.v[i]) },
+      { name: `m.${n}`, shape: [...optimizer.m[i].shape], data: () => optimizer.m[i].float32() },
+      { name: `v.${n}`, shape: [...optimizer.v[i].shape], data: () => optimizer.v[i].float32() },
     ]);
     await writeSafetensors(join(tmp, OPTIMIZER), moments, { step: String(optimizer.step) });
   }

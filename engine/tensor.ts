@@ -69,6 +69,12 @@ export class Tensor implements TensorRef {
     return this.backend.read(this);
   }
 
+  /** The values as float32 (what safetensors files and the WebGPU backend hold). */
+  async float32(): Promise<Float32Array> {
+    const d = await this.data();
+    return d instanceof Float32Array ? d : Float32Array.from(d);
+  }
+
   async array(): Promise<number[]> {
     return Array.from(await this.data());
   }

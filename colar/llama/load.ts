@@ -32,10 +32,7 @@ export async function saveModelDir(model: Llama, path: string, tokenizer: string
   const tensors = [...model.namedParameters()].map(([name, t]) => ({
     name,
     shape: [...t.shape],
-    data: async () => {
-      const d = await t.data();
-      return d instanceof Float32Array ? d : Float32Array.from(d);
-    },
+    data: () => t.float32(),
   }));
   await writeModelDir(path, { config: model.config, tensors, tokenizer, tokenizerConfig });
 }

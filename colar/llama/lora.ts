@@ -111,10 +111,7 @@ export async function saveLora(model: Llama, cfg: LoraConfig, dir: string, baseM
   const tensors = [...loraParameters(model, cfg.targetModules)].map(([name, t]) => ({
     name,
     shape: [...t.shape],
-    data: async () => {
-      const d = await t.data();
-      return d instanceof Float32Array ? d : Float32Array.from(d);
-    },
+    data: () => t.float32(),
   }));
   await writeSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: 'pt' });
   await writeFile(join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(peftAdapterConfig(cfg, baseModel), null, 2));
