@@ -6,6 +6,7 @@ import { loadRecords } from '../datasets/load.js';
 import { arithmeticDataset } from '../datasets/synthetic.js';
 import { evaluateAccuracy, meanCI, type EvalMode } from '../colar/evaluate.js';
 import { loadRun } from '../colar/run.js';
+import type { Pooling } from '../colar/sequence.js';
 
 interface EvalOpts {
   ckpt: string;
@@ -16,6 +17,8 @@ interface EvalOpts {
   cot?: boolean;
   out?: string;
   maxLatentSteps: string;
+  batch: string;
+  teacherForced?: boolean;
 }
 
 function positiveInt(flag: string, value: string): number {
@@ -34,7 +37,9 @@ export function evalCommand(): Command {
     .option('--seeds <count>', 'evaluation seeds', '5')
     .option('--cot', 'also evaluate explicit CoT decoding (chain length in tokens)')
     .option('--nocot', 'also evaluate answering directly (No-CoT)')
+    .option('--teacher-forced', 'also feed the gold chain compressed by each c (reading vs writing the compressed chain)')
     .option('--max-latent-steps <n>', 'cap on latent steps', '64')
+    .option('--batch <n>', 'questions decoded together', '32')
     .option('--out <dir>', 'where to write eval.json and samples.jsonl (default: <ckpt>/eval)')
     .action(async (o: EvalOpts & { nocot?: boolean }) => {
       const n = positiveInt('--n', o.n);
@@ -49,25 +54,33 @@ export function evalCommand(): Command {
         if (o.cot || cfg.stage === 'cot') rows.push({ row: 'CoT', mode: 'cot', compression: 1 });
         if (cfg.stage === 'nocot') rows.push({ row: 'No-CoT', mode: 'no-cot', compression: 1 });
         if (run.head) for (const c of factors) rows.push({ row: `CoLaR c=${c}`, mode: 'latent', compression: c });
+        if (o.teacherForced) for (const c of factors) rows.push({ row: `Teacher-forced c=${c}`, mode: 'teacher-forced', compression: c });
+        const batchSize = positiveInt('--batch', o.batch);
         const outDir = o.out ?? join(o.ckpt, 'eval');
         await mkdir(outDir, { recursive: true });
         const summary: Array<Record<string, unknown>> = [];
         const lines: string[] = [];
         console.log(`${records.length} questions, ${seeds} seeds, ${engine.backend.deviceName}`);
-        console.log('row            accuracy %         #L');
+        console.log('row                  accuracy %         #L   ms/question');
         for (const r of rows) {
           const acc: number[] = [];
           const len: number[] = [];
+          const ms: number[] = [];
           for (let s = 0; s < seeds; s++) {
-            const res = await evaluateAccuracy(engine, run, records, { mode: r.mode, compression: r.compression, seed: s, maxLatentSteps: positiveInt('--max-latent-steps', o.maxLatentSteps) });
+            const res = await evaluateAccuracy(engine, run, records, {
+              mode: r.mode, compression: r.compression, seed: s, batchSize, pooling: cfg.colar.pooling as Pooling,
+              maxLatentSteps: positiveInt('--max-latent-steps', o.maxLatentSteps),
+            });
             acc.push(100 * res.accuracy);
             len.push(res.meanChain);
+            ms.push(res.msPerQuestion);
             for (const sample of res.samples) lines.push(JSON.stringify({ row: r.row, seed: s, ...sample }));
           }
           const a = meanCI(acc);
           const l = meanCI(len);
-          summary.push({ row: r.row, mode: r.mode, compression: r.compression, accuracy: a, chain_length: l, per_seed_accuracy: acc, per_seed_chain_length: len });
-          console.log(`${r.row.padEnd(14)} ${a.mean.toFixed(1).padStart(5)} ± ${a.ci95.toFixed(1).padEnd(6)} ${l.mean.toFixed(1).padStart(6)} ± ${l.ci95.toFixed(1)}`);
+          const t = meanCI(ms);
+          summary.push({ row: r.row, mode: r.mode, compression: r.compression, accuracy: a, chain_length: l, ms_per_question: t, per_seed_accuracy: acc, per_seed_chain_length: len });
+          console.log(`${r.row.padEnd(20)} ${a.mean.toFixed(1).padStart(5)} ± ${a.ci95.toFixed(1).padEnd(6)} ${l.mean.toFixed(1).padStart(6)} ± ${l.ci95.toFixed(1).padEnd(5)} ${t.mean.toFixed(2).padStart(8)}`);
         }
         await writeFile(join(outDir, 'eval.json'), JSON.stringify({ ckpt: o.ckpt, data: o.data, questions: records.length, seeds, device: engine.backend.deviceName, rows: summary }, null, 2));
         await writeFile(join(outDir, 'samples.jsonl'), lines.join('\n') + '\n');

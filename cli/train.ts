@@ -9,7 +9,7 @@ export function trainCommand(): Command {
   return new Command('train')
     .description('training: CoT SFT, No-CoT SFT, CoLaR SFT (from a CoT run: model.init_from=RUN_DIR), or GRPO on the latent chain (--stage rl, from a CoLaR run)')
     .addOption(new Option('--stage <stage>', 'what to train').choices(['cot', 'nocot', 'colar', 'rl']).default('cot'))
-    .option('--preset <name>', 'configuration preset: tiny | llama-3.2-1b', 'tiny')
+    .option('--preset <name>', 'configuration preset: tiny | small | llama-3.2-1b', 'tiny')
     .option('--out <dir>', 'run directory (default: the preset\'s out_dir)')
     .option('--resume', 'continue from the run directory\'s latest checkpoint')
     .option('--lora <spec>', 'train LoRA adapters on a frozen base, e.g. r=128,alpha=32 (PEFT defaults for the rest)')

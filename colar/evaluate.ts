@@ -5,10 +5,12 @@
 import * as E from '../engine/index.js';
 import { isCorrectAnswer } from '../datasets/answer.js';
 import type { QsaRecord } from '../datasets/record.js';
-import { explicitReasoning, latentReasoning, PAPER_ANSWER_SAMPLING, type ReasoningResult } from './inference.js';
+import { explicitReasoning, latentReasoning, PAPER_ANSWER_SAMPLING, teacherForcedReasoning, type ReasoningResult } from './inference.js';
 import type { RunModel } from './run.js';
+import type { Pooling } from './sequence.js';
 
-export type EvalMode = 'latent' | 'cot' | 'no-cot';
+/** 'teacher-forced': the gold chain compressed by c is fed instead of sampled latents */
+export type EvalMode = 'latent' | 'cot' | 'no-cot' | 'teacher-forced';
 
 export interface EvalOptions {
   mode: EvalMode;
@@ -21,6 +23,8 @@ export interface EvalOptions {
   latentTemperature?: number;
   /** token budget for explicit (CoT) decoding */
   maxCotTokens?: number;
+  /** how teacher-forced chains are compressed (the run's colar.pooling) */
+  pooling?: Pooling;
 }
 
 export interface SampleRecord {
@@ -32,9 +36,18 @@ export interface SampleRecord {
   correct: boolean;
 }
 
-export async function evaluateAccuracy(engine: E.Engine, run: RunModel, records: QsaRecord[], o: EvalOptions): Promise<{ accuracy: number; meanChain: number; samples: SampleRecord[] }> {
+export interface EvalResult {
+  accuracy: number;
+  meanChain: number;
+  /** wall-clock milliseconds per question, batches included */
+  msPerQuestion: number;
+  samples: SampleRecord[];
+}
+
+export async function evaluateAccuracy(engine: E.Engine, run: RunModel, records: QsaRecord[], o: EvalOptions): Promise<EvalResult> {
   const batchSize = o.batchSize ?? 32;
   const samples: SampleRecord[] = [];
+  const started = performance.now();
   for (let i = 0; i < records.length; i += batchSize) {
     const batch = records.slice(i, i + batchSize);
     const questions = batch.map((r) => r.question);
@@ -51,6 +64,9 @@ export async function evaluateAccuracy(engine: E.Engine, run: RunModel, records:
         answer: o.greedy ? { greedy: true, maxNewTokens: 16 } : PAPER_ANSWER_SAMPLING,
         seed,
       });
+    } else if (o.mode === 'teacher-forced') {
+      const answer = o.greedy ? { greedy: true, maxNewTokens: 16 } : PAPER_ANSWER_SAMPLING;
+      result = await teacherForcedReasoning(run.model, run.prompt, batch, { compression: o.compression, pooling: o.pooling ?? 'sqrt', answer, seed });
     } else {
       result = await explicitReasoning(run.model, run.prompt, questions, {
         mode: o.mode,
@@ -66,7 +82,7 @@ export async function evaluateAccuracy(engine: E.Engine, run: RunModel, records:
   }
   const accuracy = samples.filter((s) => s.correct).length / Math.max(1, samples.length);
   const meanChain = samples.reduce((s, x) => s + x.chain_length, 0) / Math.max(1, samples.length);
-  return { accuracy, meanChain, samples };
+  return { accuracy, meanChain, msPerQuestion: (performance.now() - started) / Math.max(1, records.length), samples };
 }
 
 export interface MeanCI {

@@ -7,12 +7,15 @@
 // Explicit (CoT): the prompt at speed 1 plus "###", then plain sampling of steps and answer.
 
 import * as E from '../engine/index.js';
-import { encodeInferencePrompt, separatorId, type PromptTokenizer } from '../datasets/prompt.js';
+import { encodeExample, encodeInferencePrompt, separatorId, type PromptTokenizer } from '../datasets/prompt.js';
+import type { QuestionStepsAnswer } from '../datasets/record.js';
 import type { LatentHead } from './latent_head.js';
 import { Decoder } from './llama/decoder.js';
 import { continueTokens } from './llama/generate.js';
 import type { Llama } from './llama/model.js';
 import { HostRng, sampleToken, type SamplingOptions } from './llama/sampling.js';
+import { buildSlotBatch, type Pooling } from './sequence.js';
+import { slotEmbeddings } from './sft.js';
 
 export interface AnswerSampling extends SamplingOptions {
   maxNewTokens: number;
@@ -89,6 +92,42 @@ export async function latentReasoning(model: Llama, head: LatentHead, tok: Promp
     const answerIds = await continueTokens(decoder, answerStart.logits, rng, { ...o.answer, eosIds: [tok.eosId], padId: tok.padId });
     return { answerIds, chainLengths, latents: o.captureLatents ? latents : undefined };
   } finally {
+    decoder.dispose();
+  }
+}
+
+/**
+ * The mechanics check: the gold chain, compressed by c exactly as in training, is fed in place
+ * of sampled latents, then "###" and the sampled answer. It separates reading a compressed chain
+ * (this) from writing one (latentReasoning). #L = compressed groups fed.
+ */
+export async function teacherForcedReasoning(model: Llama, tok: PromptTokenizer, examples: QuestionStepsAnswer[], o: { compression: number; pooling: Pooling; answer: AnswerSampling; seed: number }): Promise<ReasoningResult> {
+  const B = examples.length;
+  const sep = separatorId(tok);
+  const prompts = examples.map((r) => encodeInferencePrompt(tok, r.question, o.compression));
+  // chain-only rows: slot 0 is the "###" the prompt already ends with, slots 1..n the groups
+  const chains = buildSlotBatch(
+    examples.map((r) => ({ question: [], steps: encodeExample(tok, r, o.compression).steps, answer: [] })),
+    { compression: o.compression, pooling: o.pooling, padId: tok.padId, random: () => 0 },
+  );
+  const groups = chains.chainSlots.map((n) => n - 1);
+  const G = Math.max(...groups);
+  const L = Math.max(...prompts.map((p) => p.length));
+  const decoder = new Decoder(model, B, L + G + 1 + o.answer.maxNewTokens);
+  const embeds = E.noGrad(() => slotEmbeddings(model, chains));
+  try {
+    (await decoder.prompt(prompts, tok.padId, false)).hidden.dispose();
+    for (let i = 1; i <= G; i++) {
+      const z = E.slice(embeds, 1, i, i + 1);
+      (await decoder.embeds(z, groups.map((n) => i <= n), false)).hidden.dispose();
+      z.dispose();
+    }
+    const answerStart = await decoder.tokens(new Array<number>(B).fill(sep), new Array<boolean>(B).fill(true));
+    answerStart.hidden.dispose();
+    const answerIds = await continueTokens(decoder, answerStart.logits, new HostRng(o.seed), { ...o.answer, eosIds: [tok.eosId], padId: tok.padId });
+    return { answerIds, chainLengths: groups };
+  } finally {
+    embeds.dispose();
     decoder.dispose();
   }
 }

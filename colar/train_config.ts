@@ -61,6 +61,8 @@ export interface TrainConfig {
     embed_std: number | null;
     /** compression factor used for validation */
     val_compression: number;
+    /** fraction of training over which the factors drawn grow from the first to all (0: off) */
+    curriculum_fraction: number;
   };
   rl: {
     group_size: number;
@@ -90,12 +92,25 @@ export const TINY_PRESET: TrainConfig = {
   lora: { enabled: false, r: 128, alpha: 32, dropout: 0, target_modules: ['q_proj', 'v_proj'] },
   colar: {
     max_compression_factor: 5, pooling: 'sqrt', latent_loss: 'mse', ce_weight: 1, latent_weight: 1, entropy_weight: 0,
-    head_intermediate: 128, embed_std: null, val_compression: 2,
+    head_intermediate: 128, embed_std: null, val_compression: 2, curriculum_fraction: 0,
   },
   rl: {
     group_size: 8, questions_per_step: 4, samples_per_epoch: 64, epochs: 1, exp_batch_size: 8, lr: 1e-6, clip_eps: 0.2,
     aggregation: 'mean', punish_latent_length: false, compression: 2, max_latent_steps: 64, ckpt_every: 8,
   },
+};
+
+/**
+ * The calibration's config B (CALIBRATION.md: d=96, 3 layers, ~340k weights, 20k problems,
+ * batch 64, lr 1e-3, 10 epochs a stage): the scale at which CoT solved the task (98%). About
+ * 15 minutes a stage on a GPU, hours on lavapipe.
+ */
+export const SMALL_PRESET: TrainConfig = {
+  ...structuredClone(TINY_PRESET),
+  out_dir: 'runs/small-cot',
+  model: { ...TINY_PRESET.model, hidden_size: 96, layers: 3, heads: 4, kv_heads: 2, intermediate_size: 256 },
+  data: { ...TINY_PRESET.data, n_train: 20000, n_val: 500 },
+  train: { ...TINY_PRESET.train, epochs: 10, batch_size: 64, lr: 1e-3, ckpt_every: 200, val_samples: 128 },
 };
 
 /** The paper's setting on a user's Llama-3.2-1B and GSM8k-Aug files (needs a real GPU). */
@@ -109,7 +124,7 @@ export const LLAMA_1B_PRESET: TrainConfig = {
   colar: { ...TINY_PRESET.colar, head_intermediate: 2048, embed_std: 0.018, val_compression: 5 },
 };
 
-export const PRESETS: Record<string, TrainConfig> = { tiny: TINY_PRESET, 'llama-3.2-1b': LLAMA_1B_PRESET };
+export const PRESETS: Record<string, TrainConfig> = { tiny: TINY_PRESET, small: SMALL_PRESET, 'llama-3.2-1b': LLAMA_1B_PRESET };
 
 export function resolveConfig(preset: string, stage: Stage, overrides: string[]): TrainConfig {
   const base = PRESETS[preset];
@@ -131,6 +146,7 @@ function validate(c: TrainConfig): void {
   if (!['sqrt', 'mean'].includes(c.colar.pooling)) throw new Error(`config colar.pooling: expected sqrt or mean, got ${c.colar.pooling}`);
   if (!['mse', 'nll', 'soft-mse'].includes(c.colar.latent_loss)) throw new Error(`config colar.latent_loss: expected mse, nll or soft-mse, got ${c.colar.latent_loss}`);
   compressionChoices(c.colar.max_compression_factor);
+  if (!(c.colar.curriculum_fraction >= 0 && c.colar.curriculum_fraction <= 1)) throw new Error(`config colar.curriculum_fraction: expected a number in [0, 1], got ${JSON.stringify(c.colar.curriculum_fraction)}`);
   if (c.colar.latent_loss === 'soft-mse' && !(c.colar.entropy_weight < 0)) {
     throw new Error(`config colar.latent_loss soft-mse is mse − α·entropy: set colar.entropy_weight to −α (< 0), got ${c.colar.entropy_weight}`);
   }

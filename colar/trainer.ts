@@ -75,7 +75,7 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
       while (state.batchInEpoch * microPerStep < order.length && state.step < totalSteps) {
         const started = performance.now();
         // one compression factor per optimizer step (the whole batch shares it), from the saved stream
-        const c = factors[Math.floor(hostUniform(cfg.seed, state.step) * factors.length)];
+        const c = drawCompression(factors, hostUniform(cfg.seed, state.step), state.step / totalSteps, cfg.colar.curriculum_fraction);
         let tokens = 0;
         const parts = { total: 0, ce: 0, latent: 0 };
         for (let micro = 0; micro < t.grad_accum; micro++) {
@@ -144,6 +144,17 @@ async function validate(engine: E.Engine, cfg: TrainConfig, run: RunModel, val: 
   const mode = cfg.stage === 'colar' ? 'latent' : cfg.stage === 'nocot' ? 'no-cot' : 'cot';
   const { accuracy } = await evaluateAccuracy(engine, run, records, { mode, compression: cfg.colar.val_compression, seed: cfg.seed, greedy: true });
   return accuracy;
+}
+
+/**
+ * An optimizer step's compression factor from a uniform u: uniform over the choices, or, with a
+ * curriculum, uniform over a prefix of them that grows from the first choice alone to all of
+ * them during the first `curriculumFraction` of training (progress = step / total steps).
+ */
+export function drawCompression(factors: number[], u: number, progress: number, curriculumFraction: number): number {
+  const reach = curriculumFraction > 0 ? Math.min(1, progress / curriculumFraction) : 1;
+  const available = Math.max(1, Math.ceil(reach * factors.length));
+  return factors[Math.floor(u * available)];
 }
 
 /** A uniform in [0, 1) that depends only on (seed, index): resumable by construction. */

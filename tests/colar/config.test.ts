@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyOverrides, parseOverrideValue } from '../../colar/overrides.js';
 import { compressionChoices, resolveConfig, TINY_PRESET } from '../../colar/train_config.js';
-import { epochOrder, learningRate } from '../../colar/trainer.js';
+import { drawCompression, epochOrder, learningRate } from '../../colar/trainer.js';
 import { meanCI } from '../../colar/evaluate.js';
 
 describe('overrides', () => {
@@ -53,5 +53,17 @@ describe('schedule', () => {
     const { mean, ci95 } = meanCI([1, 2, 3, 4, 5]);
     expect(mean).toBe(3);
     expect(ci95).toBeCloseTo((1.96 * Math.sqrt(2.5)) / Math.sqrt(5), 10);
+  });
+});
+
+describe('compression curriculum', () => {
+  it('draws uniformly from all factors without one, and from a growing prefix with one', () => {
+    const factors = [1, 2, 3, 4, 5];
+    expect([0, 0.21, 0.5, 0.99].map((u) => drawCompression(factors, u, 0, 0))).toEqual([1, 2, 3, 5]);
+    // curriculum over the first half: at progress 0 only c = 1, at 0.25 the first three, from 0.5 all
+    expect(drawCompression(factors, 0.99, 0, 0.5)).toBe(1);
+    expect(drawCompression(factors, 0.99, 0.25, 0.5)).toBe(3);
+    expect(drawCompression(factors, 0.99, 0.5, 0.5)).toBe(5);
+    expect(drawCompression(factors, 0.99, 0.9, 0.5)).toBe(5);
   });
 });
