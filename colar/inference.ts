@@ -105,31 +105,39 @@ export async function teacherForcedReasoning(model: Llama, tok: PromptTokenizer,
   const B = examples.length;
   const sep = separatorId(tok);
   const prompts = examples.map((r) => encodeInferencePrompt(tok, r.question, o.compression));
-  // chain-only rows: slot 0 is the "###" the prompt already ends with, slots 1..n the groups
-  const chains = buildSlotBatch(
-    examples.map((r) => ({ question: [], steps: encodeExample(tok, r, o.compression).steps, answer: [] })),
-    { compression: o.compression, pooling: o.pooling, padId: tok.padId, random: () => 0 },
-  );
-  const groups = chains.chainSlots.map((n) => n - 1);
-  const G = Math.max(...groups);
   const L = Math.max(...prompts.map((p) => p.length));
-  const decoder = new Decoder(model, B, L + G + 1 + o.answer.maxNewTokens);
-  const embeds = E.noGrad(() => slotEmbeddings(model, chains));
+  const decoder = new Decoder(model, B, L + Math.max(...examples.map((r) => encodeExample(tok, r, 1).steps.length)) + 1 + o.answer.maxNewTokens);
   try {
     (await decoder.prompt(prompts, tok.padId, false)).hidden.dispose();
-    for (let i = 1; i <= G; i++) {
-      const z = E.slice(embeds, 1, i, i + 1);
-      (await decoder.embeds(z, groups.map((n) => i <= n), false)).hidden.dispose();
-      z.dispose();
-    }
+    const groups = await feedGoldChain(decoder, tok, examples, o.compression, o.pooling);
     const answerStart = await decoder.tokens(new Array<number>(B).fill(sep), new Array<boolean>(B).fill(true));
     answerStart.hidden.dispose();
     const answerIds = await continueTokens(decoder, answerStart.logits, new HostRng(o.seed), { ...o.answer, eosIds: [tok.eosId], padId: tok.padId });
     return { answerIds, chainLengths: groups };
   } finally {
-    embeds.dispose();
     decoder.dispose();
   }
+}
+
+/** Feeds each row's gold chain as compressed-group embeddings; returns the groups per row. */
+export async function feedGoldChain(decoder: Decoder, tok: PromptTokenizer, examples: QuestionStepsAnswer[], compression: number, pooling: Pooling): Promise<number[]> {
+  // chain-only rows: slot 0 is the "###" the prompt already ends with, slots 1..n the groups
+  const chains = buildSlotBatch(
+    examples.map((r) => ({ question: [], steps: encodeExample(tok, r, compression).steps, answer: [] })),
+    { compression, pooling, padId: tok.padId, random: () => 0 },
+  );
+  const groups = chains.chainSlots.map((n) => n - 1);
+  const embeds = E.noGrad(() => slotEmbeddings(decoder.model, chains));
+  try {
+    for (let i = 1; i <= Math.max(...groups); i++) {
+      const z = E.slice(embeds, 1, i, i + 1);
+      (await decoder.embeds(z, groups.map((n) => i <= n), false)).hidden.dispose();
+      z.dispose();
+    }
+  } finally {
+    embeds.dispose();
+  }
+  return groups;
 }
 
 export interface ExplicitReasoningOptions {
