@@ -82,7 +82,10 @@ export function checkpointTensors(run: RunModel, cfg: TrainConfig): Map<string, 
 
 /**
  * Builds the run's model. A fresh run initialises (tiny) or loads (model.path) the base, then
- * takes weights from model.init_from when given; `withHead` adds the latent head.
+ * takes weights from model.init_from when given; `withHead` adds the latent head. The head's
+ * embedding std is the method's constant for the model it starts from: colar.embed_std when
+ * set, else the init_from run's, else measured on the embeddings just loaded; it is written back
+ * into cfg, so the saved run config pins it for eval and later stages.
  */
 export async function buildRunModel(engine: E.Engine, cfg: TrainConfig, withHead: boolean): Promise<RunModel> {
   const { tokenizer, config: tokConfig } = await runTokenizer(cfg);
@@ -90,18 +93,28 @@ export async function buildRunModel(engine: E.Engine, cfg: TrainConfig, withHead
   const rng = new E.Rng(cfg.seed);
   const model = cfg.model.path ? await loadModelDir(engine, cfg.model.path) : initLlama(engine, tinyConfig(cfg, tokenizer, prompt), rng);
   if (cfg.lora.enabled) applyLora(model, { r: cfg.lora.r, alpha: cfg.lora.alpha, dropout: cfg.lora.dropout, targetModules: cfg.lora.target_modules }, rng);
-  let head: LatentHead | null = null;
+  const run: RunModel = { model, head: null, tokenizer, prompt };
+  if (cfg.model.init_from) await loadInitFrom(cfg.model.init_from, new Map([...model.namedParameters(), ...checkpointTensors(run, cfg)]), true);
   if (withHead) {
-    const std = cfg.colar.embed_std ?? (await embeddingStd(model.embedTokens));
-    head = LatentHead.init(engine, model.config.hiddenSize, cfg.colar.head_intermediate, std, rng);
-  }
-  const run = { model, head, tokenizer, prompt };
-  if (cfg.model.init_from) {
-    const ckpt = (await bestOrLatest(cfg.model.init_from)) ?? cfg.model.init_from;
-    const n = await loadWeights(join(ckpt, WEIGHTS), checkpointTensors(run, cfg), { partial: true });
-    if (n === 0) throw new Error(`model.init_from ${cfg.model.init_from}: no matching tensors in ${ckpt}`);
+    const parent = cfg.model.init_from ? await readRunConfig(cfg.model.init_from).catch(() => null) : null;
+    cfg.colar.embed_std ??= parent?.colar.embed_std ?? (await embeddingStd(model.embedTokens));
+    run.head = LatentHead.init(engine, model.config.hiddenSize, cfg.colar.head_intermediate, cfg.colar.embed_std, rng);
+    if (cfg.model.init_from) await loadInitFrom(cfg.model.init_from, run.head.namedParameters(), false);
   }
   return run;
+}
+
+/**
+ * Takes every tensor of `into` that a run (or checkpoint directory) holds. A LoRA run's
+ * checkpoints hold only its adapters and head, so its base comes from its own init_from first.
+ */
+async function loadInitFrom(dir: string, into: Map<string, E.Tensor>, required: boolean): Promise<number> {
+  const parent = await readRunConfig(dir).catch(() => null);
+  const inherited = parent?.lora.enabled && parent.model.init_from ? await loadInitFrom(parent.model.init_from, into, false) : 0;
+  const ckpt = (await bestOrLatest(dir)) ?? dir;
+  const n = inherited + (await loadWeights(join(ckpt, WEIGHTS), into, { partial: true }));
+  if (required && n === 0) throw new Error(`model.init_from ${dir}: no matching tensors in ${ckpt}`);
+  return n;
 }
 
 /** A run's best checkpoint when it has one, else its latest; null for a plain checkpoint dir. */
@@ -136,7 +149,8 @@ export async function loadRun(engine: E.Engine, runDir: string): Promise<{ cfg: 
   const cfg = await readRunConfig(runDir);
   const ckpt = await bestOrLatest(runDir);
   if (!ckpt) throw new Error(`${runDir}: the run has no checkpoint yet`);
-  const run = await buildRunModel(engine, { ...cfg, model: { ...cfg.model, init_from: null } }, cfg.stage === 'colar' || cfg.stage === 'rl');
+  // a LoRA run's base comes from the run it started from; anything else is all in its checkpoint
+  const run = await buildRunModel(engine, { ...cfg, model: { ...cfg.model, init_from: cfg.lora.enabled ? cfg.model.init_from : null } }, cfg.stage === 'colar' || cfg.stage === 'rl');
   await loadWeights(join(ckpt, WEIGHTS), checkpointTensors(run, cfg));
   return { cfg, run };
 }
