@@ -111,7 +111,8 @@ export async function buildRunModel(engine: E.Engine, cfg: TrainConfig, withHead
 async function loadInitFrom(dir: string, into: Map<string, E.Tensor>, required: boolean): Promise<number> {
   const parent = await readRunConfig(dir).catch(() => null);
   const inherited = parent?.lora.enabled && parent.model.init_from ? await loadInitFrom(parent.model.init_from, into, false) : 0;
-  const ckpt = (await bestOrLatest(dir)) ?? dir;
+  const ckpt = (await bestOrLatest(dir)) ?? (parent ? null : dir);
+  if (!ckpt) throw new Error(`model.init_from ${dir}: the run has no checkpoint yet`);
   const n = inherited + (await loadWeights(join(ckpt, WEIGHTS), into, { partial: true }));
   if (required && n === 0) throw new Error(`model.init_from ${dir}: no matching tensors in ${ckpt}`);
   return n;

@@ -110,6 +110,11 @@ export class Gpu {
     return `${vendor} ${architecture} ${description}`.replace(/\s+/g, ' ').trim();
   }
 
+  /** A CPU implementation (lavapipe/llvmpipe, SwiftShader): kernels need other shapes there. */
+  get isSoftware(): boolean {
+    return /llvmpipe|lavapipe|swiftshader|software/i.test(this.adapterName);
+  }
+
   /**
    * The pipeline for a kernel specialization, compiled once per key. Compilation errors
    * surface at the next flush or read (and through the uncaptured-error listener).

@@ -110,12 +110,19 @@ export function canPack(gpu: Gpu): boolean {
   return gpu.features.has('subgroups') && (gpu.adapter.info.subgroupMinSize ?? 0) >= 8;
 }
 
-/** Packing pays when B is reused by enough rows and the padded tiles are mostly real. */
+/**
+ * On lavapipe packing pays when B is reused by enough rows and the padded tiles are mostly real.
+ * On a hardware GPU (the autotuner on an H100, bench/NOTES.md) the direct 2×4 block in 16-lane
+ * groups beat every packed variant 1.8–2.4× below ~2^30 multiply-adds; packing won above.
+ */
 export function defaultMatmulVariant(gpu: Gpu, s: MatmulShape): MatmulVariant {
-  if (canPack(gpu) && s.M >= 16 && s.N >= 16 && s.K >= 8 && s.M * s.N * s.K >= 1 << 18) {
+  const macs = s.M * s.N * s.K;
+  if (!gpu.isSoftware && s.M >= 16 && macs < 1 << 30) return { kind: 'direct', tm: 2, tn: 4, wg: 16, bcast: canPack(gpu) };
+  if (!gpu.isSoftware && canPack(gpu) && s.M >= 16 && s.N >= 16 && s.K >= 8) return { kind: 'packed', tm: 16, tn4: 1, wg: 32 };
+  if (canPack(gpu) && s.M >= 16 && s.N >= 16 && s.K >= 8 && macs >= 1 << 18) {
     // the tiny preset's products (B·T ≈ 5000 rows against d = 64..450) run 1.1–2.7× faster with
     // 8-lane workgroups; the 32-lane shape wins on the large square ones (bench/NOTES.md)
-    return { kind: 'packed', tm: 16, tn4: 1, wg: s.M * s.N * s.K < 1 << 28 ? 8 : 32 };
+    return { kind: 'packed', tm: 16, tn4: 1, wg: macs < 1 << 28 ? 8 : 32 };
   }
   // decode rows: one B column per lane, every row of the block sharing it
   return { kind: 'direct', tm: Math.min(8, s.M), tn: 1, wg: 8, bcast: canPack(gpu) };
