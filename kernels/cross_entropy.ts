@@ -12,7 +12,7 @@
 // Logits above one storage binding (128 MiB: [262, 128256] already is) run in row ranges.
 
 import { type Gpu } from './gpu.js';
-import { ROW_THREADS, rowBatches, vectorWidth, wgslRowKit } from './row_kit.js';
+import { rowBatches, vectorWidth, wgslRowKernel, wgslRowKit, wgslRowLogSumExp } from './row_kit.js';
 
 export function crossEntropyCpu(
   logits: Float64Array, targets: Int32Array, loss: Float64Array, lse: Float64Array, N: number, V: number, ignoreIndex: number,
@@ -29,30 +29,14 @@ export function crossEntropyCpu(
 }
 
 function crossEntropySource(width: 1 | 4): string {
-  return /* wgsl */ `
+  return wgslRowKernel(width, /* wgsl */ `
 struct Params { rows: u32, n: u32, slack: u32, first_row: u32, ignore_index: i32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> logits: array<vec>;
 @group(0) @binding(2) var<storage, read> targets: array<i32>;
 @group(0) @binding(3) var<storage, read_write> loss: array<f32>;
-@group(0) @binding(4) var<storage, read_write> lse: array<f32>;
-${wgslRowKit(width)}
-@compute @workgroup_size(${ROW_THREADS})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = group_index(wid, nwg);
-  if (row >= p.rows) { return; }
-  let start = p.slack / WIDTH + row * (p.n / WIDTH);
-  let end = start + p.n / WIDTH;
-  var m = -3.4e38;
-  var s = 0.0;
-  for (var i = start + lid; i < end; i += ROW_THREADS) {
-    let v = logits[i];
-    let m2 = max(m, hmax(v));
-    s = s * exp(m - m2) + hsum(exp(v - m2));
-    m = m2;
-  }
-  let top = row_max(lid, m);
-  let total = row_sum(lid, s * exp(m - top));
+@group(0) @binding(4) var<storage, read_write> lse: array<f32>;`, 'slack', /* wgsl */ `
+${wgslRowLogSumExp('logits')}
   if (lid == 0u) {
     let r = p.first_row + row;
     let row_lse = top + log(total);
@@ -64,8 +48,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let tu = u32(t);
       loss[r] = row_lse - lane(logits[start + tu / WIDTH], tu % WIDTH);
     }
-  }
-}`;
+  }`);
 }
 
 /** `maxBindingBytes` only shrinks the row ranges (tests exercise them with it). */

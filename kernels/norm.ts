@@ -18,7 +18,7 @@
 // gw and gb).
 
 import { WGSL_GROUP_INDEX, f32bits, type Gpu } from './gpu.js';
-import { ROW_THREADS, vectorWidth, wgslRowKit } from './row_kit.js';
+import { vectorWidth, wgslRowKernel } from './row_kit.js';
 
 // ---------------------------------------------------------------------------------------------
 // RMSNorm
@@ -35,26 +35,18 @@ export function rmsNormCpu(x: Float64Array, weight: Float64Array, out: Float64Ar
 }
 
 function rmsNormSource(width: 1 | 4): string {
-  return /* wgsl */ `
+  return wgslRowKernel(width, /* wgsl */ `
 struct Params { rows: u32, dim: u32, eps: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec>;
 @group(0) @binding(2) var<storage, read> weight: array<vec>;
 @group(0) @binding(3) var<storage, read_write> out: array<vec>;
-@group(0) @binding(4) var<storage, read_write> rstd: array<f32>;
-${wgslRowKit(width)}
-@compute @workgroup_size(${ROW_THREADS})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = group_index(wid, nwg);
-  if (row >= p.rows) { return; }
-  let len = p.dim / WIDTH;
-  let base = row * len;
+@group(0) @binding(4) var<storage, read_write> rstd: array<f32>;`, 'dense', /* wgsl */ `
   var squares = vec(0.0);
   for (var i = lid; i < len; i += ROW_THREADS) { let v = x[base + i]; squares = fma(v, v, squares); }
   let inv = 1.0 / sqrt(row_sum(lid, hsum(squares)) / f32(p.dim) + p.eps);
   for (var i = lid; i < len; i += ROW_THREADS) { out[base + i] = x[base + i] * inv * weight[i]; }
-  if (lid == 0u) { rstd[row] = inv; }
-}`;
+  if (lid == 0u) { rstd[row] = inv; }`);
 }
 
 export function rmsNormGpu(gpu: Gpu, x: GPUBuffer, weight: GPUBuffer, out: GPUBuffer, rstd: GPUBuffer, rows: number, dim: number, eps: number): void {
@@ -83,27 +75,19 @@ export function rmsNormBackwardCpu(
 }
 
 function rmsNormBackwardSource(width: 1 | 4): string {
-  return /* wgsl */ `
+  return wgslRowKernel(width, /* wgsl */ `
 struct Params { rows: u32, dim: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec>;
 @group(0) @binding(2) var<storage, read> weight: array<vec>;
 @group(0) @binding(3) var<storage, read> rstd: array<f32>;
 @group(0) @binding(4) var<storage, read> gy: array<vec>;
-@group(0) @binding(5) var<storage, read_write> gx: array<vec>;
-${wgslRowKit(width)}
-@compute @workgroup_size(${ROW_THREADS})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = group_index(wid, nwg);
-  if (row >= p.rows) { return; }
-  let len = p.dim / WIDTH;
-  let base = row * len;
+@group(0) @binding(5) var<storage, read_write> gx: array<vec>;`, 'dense', /* wgsl */ `
   var dot = vec(0.0);
   for (var i = lid; i < len; i += ROW_THREADS) { dot = fma(gy[base + i] * weight[i], x[base + i], dot); }
   let inv = rstd[row];
   let c = inv * inv * row_sum(lid, hsum(dot)) / f32(p.dim);
-  for (var i = lid; i < len; i += ROW_THREADS) { gx[base + i] = inv * (gy[base + i] * weight[i] - x[base + i] * c); }
-}`;
+  for (var i = lid; i < len; i += ROW_THREADS) { gx[base + i] = inv * (gy[base + i] * weight[i] - x[base + i] * c); }`);
 }
 
 export function rmsNormBackwardGpu(
@@ -136,7 +120,7 @@ export function layerNormCpu(
 }
 
 function layerNormSource(width: 1 | 4): string {
-  return /* wgsl */ `
+  return wgslRowKernel(width, /* wgsl */ `
 struct Params { rows: u32, dim: u32, eps: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec>;
@@ -144,14 +128,7 @@ struct Params { rows: u32, dim: u32, eps: f32 }
 @group(0) @binding(3) var<storage, read> bias: array<vec>;
 @group(0) @binding(4) var<storage, read_write> out: array<vec>;
 @group(0) @binding(5) var<storage, read_write> mean: array<f32>;
-@group(0) @binding(6) var<storage, read_write> rstd: array<f32>;
-${wgslRowKit(width)}
-@compute @workgroup_size(${ROW_THREADS})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = group_index(wid, nwg);
-  if (row >= p.rows) { return; }
-  let len = p.dim / WIDTH;
-  let base = row * len;
+@group(0) @binding(6) var<storage, read_write> rstd: array<f32>;`, 'dense', /* wgsl */ `
   var sum = vec(0.0);
   for (var i = lid; i < len; i += ROW_THREADS) { sum += x[base + i]; }
   let mu = row_sum(lid, hsum(sum)) / f32(p.dim);
@@ -171,8 +148,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (lid == 0u) {
     mean[row] = mu + mu_low;
     rstd[row] = inv;
-  }
-}`;
+  }`);
 }
 
 export function layerNormGpu(
@@ -211,7 +187,7 @@ export function layerNormBackwardCpu(
 }
 
 function layerNormBackwardSource(width: 1 | 4): string {
-  return /* wgsl */ `
+  return wgslRowKernel(width, /* wgsl */ `
 struct Params { rows: u32, dim: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec>;
@@ -219,14 +195,7 @@ struct Params { rows: u32, dim: u32 }
 @group(0) @binding(3) var<storage, read> mean: array<f32>;
 @group(0) @binding(4) var<storage, read> rstd: array<f32>;
 @group(0) @binding(5) var<storage, read> gy: array<vec>;
-@group(0) @binding(6) var<storage, read_write> gx: array<vec>;
-${wgslRowKit(width)}
-@compute @workgroup_size(${ROW_THREADS})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = group_index(wid, nwg);
-  if (row >= p.rows) { return; }
-  let len = p.dim / WIDTH;
-  let base = row * len;
+@group(0) @binding(6) var<storage, read_write> gx: array<vec>;`, 'dense', /* wgsl */ `
   let mu = mean[row];
   let inv = rstd[row];
   var sum_g = vec(0.0);
@@ -241,8 +210,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var i = lid; i < len; i += ROW_THREADS) {
     let xhat = (x[base + i] - mu) * inv;
     gx[base + i] = inv * (gy[base + i] * weight[i] - mean_g - xhat * mean_g_xhat);
-  }
-}`;
+  }`);
 }
 
 export function layerNormBackwardGpu(

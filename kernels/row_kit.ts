@@ -54,6 +54,41 @@ ${WGSL_GROUP_INDEX}`;
 }
 
 /**
+ * A whole row kernel: `header` (its Params, with `rows`, and bindings), the kit, and an entry
+ * point in which ROW_THREADS invocations run `body` for one row, with `row` and `lid` in scope
+ * and the row's range: 'dense' rows of `p.dim` give `len` and `base` (in vecs); 'slack' rows of
+ * `p.n` in a range-bound run (see RowBatch) give `start` and `end`.
+ */
+export function wgslRowKernel(width: 1 | 4, header: string, range: 'dense' | 'slack', body: string): string {
+  const rowRange = range === 'dense'
+    ? 'let len = p.dim / WIDTH;\n  let base = row * len;'
+    : 'let start = p.slack / WIDTH + row * (p.n / WIDTH);\n  let end = start + p.n / WIDTH;';
+  return /* wgsl */ `${header}
+${wgslRowKit(width)}
+@compute @workgroup_size(${ROW_THREADS})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = group_index(wid, nwg);
+  if (row >= p.rows) { return; }
+  ${rowRange}
+${body}
+}`;
+}
+
+/** WGSL statements leaving the row's max `top` and `total` = Σ exp(v − top) over `array`[start, end), in one pass. */
+export function wgslRowLogSumExp(array: string): string {
+  return /* wgsl */ `  var m = -3.4e38;
+  var s = 0.0;
+  for (var i = start + lid; i < end; i += ROW_THREADS) {
+    let v = ${array}[i];
+    let m2 = max(m, hmax(v));
+    s = s * exp(m - m2) + hsum(exp(v - m2));
+    m = m2;
+  }
+  let top = row_max(lid, m);
+  let total = row_sum(lid, s * exp(m - top));`;
+}
+
+/**
  * A run of whole rows and how to bind it. Row-major tensors larger than one storage binding
  * (128 MiB on lavapipe: [262, 128256] logits already are) are processed in runs bound as byte
  * ranges; `slack` is the element distance from the aligned range start to `firstRow`.

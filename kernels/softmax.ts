@@ -20,7 +20,7 @@
 // the workgroup-memory version runs everywhere.
 
 import { type Gpu } from './gpu.js';
-import { ROW_THREADS, rowBatches, vectorWidth, wgslRowKit } from './row_kit.js';
+import { rowBatches, vectorWidth, wgslRowKernel, wgslRowLogSumExp } from './row_kit.js';
 
 // ---------------------------------------------------------------------------------------------
 // Forward
@@ -42,31 +42,14 @@ export function softmaxCpu(x: Float64Array, out: Float64Array, rows: number, n: 
 
 function softmaxSource(width: 1 | 4, log: boolean): string {
   const write = log ? '(x[i] - top) - log(total)' : 'exp(x[i] - top) * (1.0 / total)';
-  return /* wgsl */ `
+  return wgslRowKernel(width, /* wgsl */ `
 struct Params { rows: u32, n: u32, slack: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec>;
-@group(0) @binding(2) var<storage, read_write> y: array<vec>;
-${wgslRowKit(width)}
-@compute @workgroup_size(${ROW_THREADS})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = group_index(wid, nwg);
-  if (row >= p.rows) { return; }
-  let start = p.slack / WIDTH + row * (p.n / WIDTH);
-  let end = start + p.n / WIDTH;
+@group(0) @binding(2) var<storage, read_write> y: array<vec>;`, 'slack', /* wgsl */ `
   // running max and sum of exp(x - max) over this invocation's share of the row
-  var m = -3.4e38;
-  var s = 0.0;
-  for (var i = start + lid; i < end; i += ROW_THREADS) {
-    let v = x[i];
-    let m2 = max(m, hmax(v));
-    s = s * exp(m - m2) + hsum(exp(v - m2));
-    m = m2;
-  }
-  let top = row_max(lid, m);
-  let total = row_sum(lid, s * exp(m - top));
-  for (var i = start + lid; i < end; i += ROW_THREADS) { y[i] = ${write}; }
-}`;
+${wgslRowLogSumExp('x')}
+  for (var i = start + lid; i < end; i += ROW_THREADS) { y[i] = ${write}; }`);
 }
 
 /** `maxBindingBytes` only shrinks the row batches (tests exercise the batching with it). */
@@ -100,24 +83,16 @@ function softmaxBackwardSource(width: 1 | 4, log: boolean): string {
   // softmax: gx = y (gy - Σ gy·y); log-softmax: gx = gy - exp(y) Σ gy
   const term = log ? 'gy[i]' : 'gy[i] * y[i]';
   const write = log ? 'gy[i] - exp(y[i]) * total' : 'y[i] * (gy[i] - total)';
-  return /* wgsl */ `
+  return wgslRowKernel(width, /* wgsl */ `
 struct Params { rows: u32, n: u32, slack: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> y: array<vec>;
 @group(0) @binding(2) var<storage, read> gy: array<vec>;
-@group(0) @binding(3) var<storage, read_write> gx: array<vec>;
-${wgslRowKit(width)}
-@compute @workgroup_size(${ROW_THREADS})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = group_index(wid, nwg);
-  if (row >= p.rows) { return; }
-  let start = p.slack / WIDTH + row * (p.n / WIDTH);
-  let end = start + p.n / WIDTH;
+@group(0) @binding(3) var<storage, read_write> gx: array<vec>;`, 'slack', /* wgsl */ `
   var acc = vec(0.0);
   for (var i = start + lid; i < end; i += ROW_THREADS) { acc += ${term}; }
   let total = row_sum(lid, hsum(acc));
-  for (var i = start + lid; i < end; i += ROW_THREADS) { gx[i] = ${write}; }
-}`;
+  for (var i = start + lid; i < end; i += ROW_THREADS) { gx[i] = ${write}; }`);
 }
 
 export function softmaxBackwardGpu(
