@@ -1,7 +1,8 @@
 // From nothing to the results table: CoT and No-CoT SFT, CoLaR SFT with the MSE and NLL
 // latent losses (both from the CoT model), GRPO on the NLL model with the averaged (per-sample
 // mean) objective and, as the ablation, without averaging (sum / 32); then evaluation of every
-// row over several seeds, and results/REPRO.md with plots. Each stage writes DONE when
+// row over several seeds (plus the gold chain teacher-forced into the MSE model at each c: can
+// it read what it should write?), and results/REPRO.md with plots. Each stage writes DONE when
 // finished, so a rerun skips what is complete and resumes what is not.
 
 import { existsSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { evaluateAccuracy, meanCI, type EvalMode } from './evaluate.js';
 import { writeReproReport, type CurvePoint, type ReproResults, type ReproRow } from './report/repro_report.js';
 import { trainRl } from './rl.js';
 import { buildRunModel, loadRun, runDatasets, writeRunFiles } from './run.js';
+import type { Pooling } from './sequence.js';
 import { resolveConfig, type Stage } from './train_config.js';
 import { train } from './trainer.js';
 
@@ -86,6 +88,7 @@ export async function runRepro(engine: E.Engine, o: ReproOptions): Promise<Repro
     { row: 'CoT', group: 'baseline', run: 'cot', mode: 'cot', c: 1 },
     ...o.compressions.map((c) => ({ row: `CoLaR-MSE c=${c}`, group: 'colar-mse', run: 'colar-mse', mode: 'latent' as const, c })),
     ...o.compressions.map((c) => ({ row: `CoLaR-NLL c=${c}`, group: 'colar-nll', run: 'colar-nll', mode: 'latent' as const, c })),
+    ...o.compressions.map((c) => ({ row: `Teacher-forced (MSE model) c=${c}`, group: 'teacher-forced', run: 'colar-mse', mode: 'teacher-forced' as const, c })),
     { row: `CoLaR-NLL-RL c=${rlCompression}`, group: 'rl', run: 'rl', mode: 'latent', c: rlCompression },
     { row: `CoLaR-NLL-RL w/o average c=${rlCompression}`, group: 'ablation', run: 'rl-sum32', mode: 'latent', c: rlCompression },
   ];
@@ -96,16 +99,18 @@ export async function runRepro(engine: E.Engine, o: ReproOptions): Promise<Repro
       continue;
     }
     o.log(`eval ${e.row} (${o.seeds} seeds × ${test.length} questions) …`);
-    const { run } = await loadRun(engine, join(o.outDir, 'runs', e.run));
+    const { cfg, run } = await loadRun(engine, join(o.outDir, 'runs', e.run));
     const acc: number[] = [];
     const len: number[] = [];
+    const ms: number[] = [];
     for (let s = 0; s < o.seeds; s++) {
-      const r = await evaluateAccuracy(engine, run, test, { mode: e.mode, compression: e.c, seed: s });
+      const r = await evaluateAccuracy(engine, run, test, { mode: e.mode, compression: e.c, seed: s, pooling: cfg.colar.pooling as Pooling });
       acc.push(100 * r.accuracy);
       len.push(r.meanChain);
+      ms.push(r.msPerQuestion);
     }
     run.model.dispose();
-    const row: ReproRow = { row: e.row, group: e.group, accuracy: meanCI(acc), chainLength: meanCI(len), perSeedAccuracy: acc, perSeedChainLength: len };
+    const row: ReproRow = { row: e.row, group: e.group, accuracy: meanCI(acc), chainLength: meanCI(len), perSeedAccuracy: acc, perSeedChainLength: len, msPerQuestion: meanCI(ms) };
     await writeFile(cache, JSON.stringify(row));
     rows.push(row);
     o.log(`  ${e.row}: ${row.accuracy.mean.toFixed(1)} ± ${row.accuracy.ci95.toFixed(1)} %, #L ${row.chainLength.mean.toFixed(2)}`);
@@ -148,6 +153,11 @@ function findings(rows: ReproRow[], c: number): string[] {
   const fmt = (m: { mean: number; ci95: number }, d = 1) => `${m.mean.toFixed(d)} ± ${m.ci95.toFixed(d)}`;
   if (sft && rl) {
     notes.push(`RL vs its SFT start at c=${c}: accuracy ${fmt(sft.accuracy)} → ${fmt(rl.accuracy)} % (${(rl.accuracy.mean - sft.accuracy.mean).toFixed(1)} points), #L ${fmt(sft.chainLength, 2)} → ${fmt(rl.chainLength, 2)} (${((100 * (rl.chainLength.mean - sft.chainLength.mean)) / Math.max(1e-9, sft.chainLength.mean)).toFixed(1)}%).`);
+  }
+  for (const k of [1, 2, 5]) {
+    const read = byName.get(`Teacher-forced (MSE model) c=${k}`);
+    const write = byName.get(`CoLaR-MSE c=${k}`);
+    if (read && write) notes.push(`Reading vs writing the compressed chain at c=${k}: gold chain teacher-forced ${fmt(read.accuracy)} %, sampled latents ${fmt(write.accuracy)} %.`);
   }
   if (rl && noAvg) notes.push(`Without averaging (sum / 32): accuracy ${fmt(noAvg.accuracy)} %, #L ${fmt(noAvg.chainLength, 2)} (averaged: #L ${fmt(rl.chainLength, 2)}).`);
   return notes;

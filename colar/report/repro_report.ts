@@ -23,7 +23,7 @@ export interface MeanCI {
 export interface ReproRow {
   /** e.g. 'No-CoT', 'CoT', 'CoLaR-MSE c=2', 'CoLaR-NLL-RL c=2' */
   row: string;
-  /** 'baseline' | 'colar-mse' | 'colar-nll' | 'rl' | 'ablation': one colour per group in the plot */
+  /** 'baseline' | 'colar-mse' | 'colar-nll' | 'teacher-forced' | 'rl' | 'ablation': one colour per group in the plot */
   group: string;
   /** percent, 0–100 */
   accuracy: MeanCI;
@@ -31,6 +31,8 @@ export interface ReproRow {
   chainLength: MeanCI;
   perSeedAccuracy: number[];
   perSeedChainLength: number[];
+  /** wall-clock milliseconds per question (absent in rows cached by older versions) */
+  msPerQuestion?: MeanCI;
 }
 
 /** One metrics-log record; values that are not finite numbers are treated as missing. */
@@ -137,15 +139,18 @@ function reproMarkdown(r: ReproResults, plots: Plot[]): string {
     '## Results',
     '',
     `Mean over ${r.seeds} seeds ± the 95% confidence interval of the mean, as in the paper's Table 1. ` +
-      '# L is the reasoning-chain length: latent steps for CoLaR, reasoning tokens for CoT.',
+      '# L is the reasoning-chain length: latent steps for CoLaR, reasoning tokens for CoT. ' +
+      'Teacher-forced rows feed the gold chain compressed by c instead of sampled latents (can the model read the compressed chain?). ' +
+      'ms / question is wall-clock time per question, decoding in batches of 32.',
     '',
     ...table(
-      ['Method', 'Acc. (%)', '# L'],
-      ['left', 'right', 'right'],
+      ['Method', 'Acc. (%)', '# L', 'ms / question'],
+      ['left', 'right', 'right', 'right'],
       r.rows.map((row) => [
         row.row,
         meanWithCI(row.accuracy, ACCURACY_DECIMALS),
         meanWithCI(row.chainLength, CHAIN_LENGTH_DECIMALS),
+        row.msPerQuestion ? fixed(row.msPerQuestion.mean, 1) : '–',
       ]),
     ),
     '',

@@ -59,7 +59,7 @@ function results(): ReproResults {
     ],
     rows: [
       row('No-CoT', 'baseline', [12.34, 1.06], [0, 0]),
-      row('CoT', 'baseline', [61.75, 0.94], [24.554, 0.1234]),
+      { ...row('CoT', 'baseline', [61.75, 0.94], [24.554, 0.1234]), msPerQuestion: { mean: 41.26, ci95: 0.5 } },
       row('CoLaR-NLL c=2', 'colar-nll', [45, 1.2], [12.6, 0.06]),
       row('CoLaR-NLL-RL c=2', 'rl', [52.5, 0.8], [4.1, 0.03]),
       row('RL | sum/32 c=2', 'ablation', [NaN, 0], [32, 0]),
@@ -105,15 +105,15 @@ describe('writeReproReport', () => {
     expect(report.markdown).toContain('- Test set: synthetic arithmetic (test split), 200 questions, 3 seeds');
   });
 
-  it("prints the Table-1 rows in order, accuracy to one decimal and # L to two", () => {
+  it("prints the Table-1 rows in order, accuracy to one decimal, # L to two, ms/question where measured", () => {
     const table = [
-      '| Method | Acc. (%) | # L |',
-      '|---|---:|---:|',
-      '| No-CoT | 12.3 ± 1.1 | 0.00 ± 0.00 |',
-      '| CoT | 61.8 ± 0.9 | 24.55 ± 0.12 |',
-      '| CoLaR-NLL c=2 | 45.0 ± 1.2 | 12.60 ± 0.06 |',
-      '| CoLaR-NLL-RL c=2 | 52.5 ± 0.8 | 4.10 ± 0.03 |',
-      '| RL \\| sum/32 c=2 | n/a ± 0.0 | 32.00 ± 0.00 |',
+      '| Method | Acc. (%) | # L | ms / question |',
+      '|---|---:|---:|---:|',
+      '| No-CoT | 12.3 ± 1.1 | 0.00 ± 0.00 | – |',
+      '| CoT | 61.8 ± 0.9 | 24.55 ± 0.12 | 41.3 |',
+      '| CoLaR-NLL c=2 | 45.0 ± 1.2 | 12.60 ± 0.06 | – |',
+      '| CoLaR-NLL-RL c=2 | 52.5 ± 0.8 | 4.10 ± 0.03 | – |',
+      '| RL \\| sum/32 c=2 | n/a ± 0.0 | 32.00 ± 0.00 | – |',
     ].join('\n');
     expect(report.markdown).toContain(table);
   });
