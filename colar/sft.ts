@@ -48,7 +48,7 @@ export function sftLosses(model: Llama, head: LatentHead | null, batch: SlotBatc
   const { B, L } = batch;
   const d = model.config.hiddenSize;
   const inputs = slotEmbeddings(model, batch);
-  const { logits, hidden } = model.forward({ embeds: inputs, keyMask: e.tensor(batch.mask, [B, L]) });
+  const { logits, hidden } = model.forward({ embeds: inputs, keyMask: e.tensor(batch.mask, [B, L]), dropoutRng: rng });
   const ce = E.crossEntropy(E.reshape(logits!, [B * L, -1]), e.tensor(batch.targets, [B * L], 'i32'));
   if (!head || batch.latentSlots.length === 0) return { total: E.scale(ce, cfg.ceWeight), ce, latent: null, entropy: null };
 

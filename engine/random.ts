@@ -34,6 +34,11 @@ export class Rng {
     return new Tensor(engine.backend, engine.backend.randomUniform(n, this.seed, this.take(n)), shape, 'f32');
   }
 
+  /** Uniform in (0, 1) with the shape and backend of `like` (e.g. a dropout mask's draws). */
+  uniformLike(like: Tensor): Tensor {
+    return new Tensor(like.backend, like.backend.randomUniform(like.size, this.seed, this.take(like.size)), like.shape, 'f32');
+  }
+
   normal(engine: Engine, shape: Shape, mean = 0, std = 1): Tensor {
     const n = shapeSize(shape);
     return new Tensor(engine.backend, engine.backend.randomNormal(n, this.seed, this.take(n), mean, std), shape, 'f32');

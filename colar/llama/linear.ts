@@ -1,4 +1,5 @@
-// A linear layer y = x·Wᵀ (+ b), with an optional LoRA adapter: y += s·(x·Aᵀ)·Bᵀ, s = alpha/r.
+// A linear layer y = x·Wᵀ (+ b), with an optional LoRA adapter: y += s·(dropout(x)·Aᵀ)·Bᵀ,
+// s = alpha/r, dropout only in training (when the forward is given a dropout stream), as PEFT.
 // The base weight can be frozen (no gradient is ever computed for it) while A and B train.
 
 import * as E from '../../engine/index.js';
@@ -9,6 +10,8 @@ export interface LoraWeights {
   /** [out, r], zero initialised so a fresh adapter changes nothing */
   B: E.Tensor;
   scale: number;
+  /** probability of zeroing an input entry of the adapter's path in training (PEFT's lora_dropout) */
+  dropout: number;
 }
 
 export class Linear {
@@ -28,11 +31,13 @@ export class Linear {
     return this.weight.shape[0];
   }
 
-  forward(x: E.Tensor): E.Tensor {
+  /** `dropoutRng`: training; the adapter's dropout masks come from it (none without it). */
+  forward(x: E.Tensor, dropoutRng?: E.Rng): E.Tensor {
     const y = E.linear(x, this.weight, this.bias ?? undefined);
     if (!this.lora) return y;
-    const { A, B, scale } = this.lora;
-    return E.add(y, E.matmul(E.matmul(x, A, { transB: true }), B, { transB: true, alpha: scale }));
+    const { A, B, scale, dropout } = this.lora;
+    const xa = dropout > 0 && dropoutRng ? E.dropout(x, dropout, dropoutRng.uniformLike(x)) : x;
+    return E.add(y, E.matmul(E.matmul(xa, A, { transB: true }), B, { transB: true, alpha: scale }));
   }
 
   /** Folds the adapter into the base weight (W += s·B·A) and removes it. */

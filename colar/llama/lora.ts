@@ -45,8 +45,7 @@ export function targetedLinears(model: Llama, modules: string[]): Array<[string,
 /** Adds fresh adapters (B = 0, so the model's function is unchanged) and freezes the base. */
 export function applyLora(model: Llama, cfg: LoraConfig, rng: E.Rng): void {
   if (!Number.isInteger(cfg.r) || cfg.r < 1) throw new Error(`lora: r must be a positive integer, got ${cfg.r}`);
-  // the method (and PEFT's default) uses none; accepting a value we would ignore would mislead
-  if (cfg.dropout !== 0) throw new Error(`lora: dropout ${cfg.dropout} is not supported yet (use 0)`);
+  if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new Error(`lora: dropout must be in [0, 1), got ${cfg.dropout}`);
   for (const t of model.namedParameters().values()) t.requiresGrad = false;
   const e = model.engine;
   for (const [, lin] of targetedLinears(model, cfg.targetModules)) {
@@ -54,7 +53,7 @@ export function applyLora(model: Llama, cfg: LoraConfig, rng: E.Rng): void {
     const bound = 1 / Math.sqrt(lin.inFeatures);
     const A = e.parameter(E.noGrad(() => E.addScalar(E.scale(rng.uniform(e, [cfg.r, lin.inFeatures]), 2 * bound), -bound)));
     const B = e.parameter(e.zeros([lin.outFeatures, cfg.r]));
-    lin.lora = { A, B, scale: cfg.alpha / cfg.r };
+    lin.lora = { A, B, scale: cfg.alpha / cfg.r, dropout: cfg.dropout };
   }
 }
 

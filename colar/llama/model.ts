@@ -34,6 +34,8 @@ export interface ForwardInput {
   cache?: KvCache;
   /** compute logits only for these flat rows of [B·T] (default: all) */
   logitsFor?: 'all' | 'last' | 'none';
+  /** training: LoRA dropout draws its masks from this stream (no dropout without it) */
+  dropoutRng?: E.Rng;
 }
 
 export interface ForwardOutput {
@@ -96,8 +98,8 @@ export class Llama {
     const positions = input.positions ?? this.engine.tensor(Array.from({ length: B * T }, (_, i) => past + (i % T)), [B, T], 'i32');
     let x = x0;
     this.layers.forEach((layer, i) => {
-      const h = E.add(x, this.attention(layer, E.rmsNorm(x, layer.inputNorm, c.rmsNormEps), positions, input.keyMask ?? null, input.cache, i));
-      x = E.add(h, this.mlp(layer, E.rmsNorm(h, layer.postNorm, c.rmsNormEps)));
+      const h = E.add(x, this.attention(layer, E.rmsNorm(x, layer.inputNorm, c.rmsNormEps), positions, input.keyMask ?? null, input.cache, i, input.dropoutRng));
+      x = E.add(h, this.mlp(layer, E.rmsNorm(h, layer.postNorm, c.rmsNormEps), input.dropoutRng));
     });
     input.cache?.advance(T);
     const hidden = E.rmsNorm(x, this.norm, c.rmsNormEps);
@@ -112,20 +114,20 @@ export class Llama {
     return E.matmul(hidden, this.lmHead ?? this.embedTokens, { transB: true });
   }
 
-  private attention(l: DecoderLayer, x: E.Tensor, positions: E.Tensor, keyMask: E.Tensor | null, cache: KvCache | undefined, layer: number): E.Tensor {
+  private attention(l: DecoderLayer, x: E.Tensor, positions: E.Tensor, keyMask: E.Tensor | null, cache: KvCache | undefined, layer: number, rng?: E.Rng): E.Tensor {
     const c = this.config;
     const [B, T] = x.shape;
-    const q = E.rope(E.reshape(l.q.forward(x), [B, T, c.numAttentionHeads, c.headDim]), positions, this.invFreq);
-    const k = E.rope(E.reshape(l.k.forward(x), [B, T, c.numKeyValueHeads, c.headDim]), positions, this.invFreq);
-    const v = E.reshape(l.v.forward(x), [B, T, c.numKeyValueHeads, c.headDim]);
+    const q = E.rope(E.reshape(l.q.forward(x, rng), [B, T, c.numAttentionHeads, c.headDim]), positions, this.invFreq);
+    const k = E.rope(E.reshape(l.k.forward(x, rng), [B, T, c.numKeyValueHeads, c.headDim]), positions, this.invFreq);
+    const v = E.reshape(l.v.forward(x, rng), [B, T, c.numKeyValueHeads, c.headDim]);
     const out = cache
       ? E.attention(q, ...cache.append(layer, k, v), { causal: true, keyMask, kvLength: cache.length + T })
       : E.attention(q, k, v, { causal: true, keyMask });
-    return l.o.forward(E.reshape(out, [B, T, c.numAttentionHeads * c.headDim]));
+    return l.o.forward(E.reshape(out, [B, T, c.numAttentionHeads * c.headDim]), rng);
   }
 
-  private mlp(l: DecoderLayer, x: E.Tensor): E.Tensor {
-    return l.down.forward(E.siluMul(l.gate.forward(x), l.up.forward(x)));
+  private mlp(l: DecoderLayer, x: E.Tensor, rng?: E.Rng): E.Tensor {
+    return l.down.forward(E.siluMul(l.gate.forward(x, rng), l.up.forward(x, rng)), rng);
   }
 
   dispose(): void {

@@ -5,7 +5,7 @@ import type { AttentionShape } from '../../kernels/attention.js';
 import { record } from '../autograd.js';
 import { Tensor } from '../tensor.js';
 import { checkFloat, checkSameBackend, fail, wrap } from './util.js';
-import { addScalar, cast, div, eq, exp, maximum, neg, scalarLike, scale, square, sub } from './elementwise.js';
+import { addScalar, cast, div, eq, exp, ge, maximum, mul, neg, scalarLike, scale, square, sub } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 
 function lastAxisRows(op: string, x: Tensor): [number, number] {
@@ -161,6 +161,18 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
 }
 
 /** Mean squared error over all elements. */
+/**
+ * Inverted dropout: each entry of x is zeroed where its uniform draw u < p and the rest are
+ * scaled by 1/(1 − p), so the expectation is unchanged. `uniform` (same shape as x, e.g. from
+ * Rng.uniform) decides the mask, which carries no gradient.
+ */
+export function dropout(x: Tensor, p: number, uniform: Tensor): Tensor {
+  if (!(p >= 0 && p < 1)) fail('dropout', `p must be in [0, 1), got ${p}`, x);
+  if (uniform.shape.join() !== x.shape.join()) fail('dropout', 'uniform must have the shape of x', x, uniform);
+  if (p === 0) return x;
+  return mul(x, scale(ge(uniform, scalarLike(uniform, p)), 1 / (1 - p)));
+}
+
 export function mseLoss(pred: Tensor, target: Tensor): Tensor {
   return mean(square(sub(pred, target)));
 }

@@ -84,7 +84,7 @@ async function runCase(engine: E.Engine, g: Golden, which: Case): Promise<Result
       const name = (ab: 'A' | 'B') => `base_model.model.${modulePath}.lora_${ab}.weight`;
       const A = engine.parameter(engine.tensor(get(g, `lora.${name('A')}`), [r, lin.inFeatures]));
       const Bm = engine.parameter(engine.tensor(get(g, `lora.${name('B')}`), [lin.outFeatures, r]));
-      lin.lora = { A, B: Bm, scale: alpha / r };
+      lin.lora = { A, B: Bm, scale: alpha / r, dropout: 0 };
       trainable.set(name('A'), A);
       trainable.set(name('B'), Bm);
     }

@@ -93,6 +93,23 @@ for (const name of ['cpu', 'webgpu'] as const) {
       model.dispose();
     });
 
+    it('LoRA dropout: only with a dropout stream, inverted (mean kept), masks the adapter path alone', async () => {
+      const e = await engine();
+      const model = initLlama(e, config, new E.Rng(5), 0.2);
+      const ids = e.tensor([4, 8, 15, 16, 23], [1, 5], 'i32');
+      applyLora(model, { r: 4, alpha: 8, dropout: 0.5, targetModules: ['q_proj', 'v_proj'] }, new E.Rng(6));
+      const logits = (rng?: E.Rng) => E.noGrad(() => e.scope(() => model.forward({ ids, dropoutRng: rng }).logits!)).data();
+      // B = 0: the adapter path is zero, so masking it must leave the base path untouched
+      expectClose(await logits(new E.Rng(1)), await logits(), { rtol: 0, atol: 0 }, 'dropout outside the adapter');
+      for (const l of model.layers) for (const lin of [l.q, l.v]) lin.lora!.B.assign(Array.from({ length: lin.lora!.B.size }, (_, i) => Math.sin(i)));
+      const plain = await logits();
+      const dropped = await logits(new E.Rng(1));
+      expect(Math.max(...dropped.map((x, i) => Math.abs(x - plain[i])))).toBeGreaterThan(1e-3);
+      expectClose(await logits(new E.Rng(1)), dropped, { rtol: 0, atol: 0 }, 'same stream, same masks');
+      expect(() => applyLora(initLlama(e, config, new E.Rng(5)), { r: 4, alpha: 8, dropout: 1, targetModules: ['q_proj'] }, new E.Rng(6))).toThrow(/dropout must be in \[0, 1\)/);
+      model.dispose();
+    });
+
     it('greedy generation follows the argmax of the full forward pass', async () => {
       const e = await engine();
       const model = initLlama(e, config, new E.Rng(7), 0.5);
