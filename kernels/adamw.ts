@@ -8,6 +8,7 @@
 // (element 0) so clipping, grad scaling and the step stay on the GPU stream.
 
 import { WGSL_GROUP_INDEX, f32bits, type Gpu } from './gpu.js';
+import { bindingWindows, wordsBinding } from './elementwise.js';
 import { vectorWidth } from './row_kit.js';
 
 export interface AdamWHyper {
@@ -60,12 +61,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 /** gradScale: a buffer whose element 0 is the f32 multiplier, or null for 1. */
-export function adamwGpu(gpu: Gpu, param: GPUBuffer, grad: GPUBuffer, m: GPUBuffer, v: GPUBuffer, n: number, h: AdamWHyper, gradScale: GPUBuffer | null): void {
+/** Tensors past one storage binding are updated in windows (`maxBindingBytes` lets tests shrink them). */
+export function adamwGpu(
+  gpu: Gpu, param: GPUBuffer, grad: GPUBuffer, m: GPUBuffer, v: GPUBuffer, n: number, h: AdamWHyper, gradScale: GPUBuffer | null,
+  maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
+): void {
   const width = vectorWidth(n);
   const scaled = gradScale !== null;
   const pipe = gpu.pipeline(`adamw-w${width}${scaled ? '-scaled' : ''}`, () => adamwSource(width, scaled));
-  const params = [
-    n,
+  const hyper = [
     // 1 - beta is taken in float64: f32(1 - f32(0.999)) is off by 1.3e-5 relative
     f32bits(h.beta1),
     f32bits(1 - h.beta1),
@@ -76,8 +80,11 @@ export function adamwGpu(gpu: Gpu, param: GPUBuffer, grad: GPUBuffer, m: GPUBuff
     f32bits(h.lr / (1 - h.beta1 ** h.step)),
     f32bits(Math.sqrt(1 - h.beta2 ** h.step)),
   ];
-  const buffers = gradScale ? [param, grad, m, v, gradScale] : [param, grad, m, v];
-  gpu.dispatch(pipe, buffers, params, Math.ceil(n / width / WORKGROUP));
+  for (const { start, len } of bindingWindows(gpu, n, maxBindingBytes)) {
+    const bind = (buffer: GPUBuffer) => wordsBinding(buffer, len, start);
+    const buffers = [param, grad, m, v].map(bind);
+    gpu.dispatch(pipe, gradScale ? [...buffers, gradScale] : buffers, [len, ...hyper], Math.ceil(len / width / WORKGROUP));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

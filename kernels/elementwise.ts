@@ -441,6 +441,18 @@ export function wordsBinding(buffer: GPUBuffer, words: number, offsetWords = 0):
 }
 
 /**
+ * Element windows [start, start + len) of an n-element contiguous pass, each small enough to
+ * bind as one storage range (offsets stay aligned, len a multiple of 4 but for the last).
+ */
+export function bindingWindows(gpu: Gpu, n: number, maxBindingBytes = gpu.limits.maxStorageBufferBindingSize): Array<{ start: number; len: number }> {
+  const alignment = Math.max(16, gpu.limits.minStorageBufferOffsetAlignment);
+  const windowWords = (Math.floor(maxBindingBytes / alignment) * alignment) / 4;
+  const windows: Array<{ start: number; len: number }> = [];
+  for (let start = 0; start < n; start += windowWords) windows.push({ start, len: Math.min(windowWords, n - start) });
+  return windows;
+}
+
+/**
  * Records a contiguous map over n elements. Buffers are bound in windows no larger than one
  * storage binding; vec4 access needs every buffer to cover n rounded up to a vec4 (pool buffers do).
  */
@@ -448,10 +460,7 @@ function launchContiguous(gpu: Gpu, spec: MapSpec, inputs: GPUBuffer[], out: GPU
   if (n === 0) return;
   const width = [...inputs, out].every((b) => b.size >= roundUp(4 * n, 16)) ? 4 : 1;
   const pipe = gpu.pipeline(`${spec.key}:contiguous:${width}`, () => contiguousSource(spec, width));
-  const alignment = Math.max(16, gpu.limits.minStorageBufferOffsetAlignment);
-  const windowWords = (Math.floor(gpu.limits.maxStorageBufferBindingSize / alignment) * alignment) / 4;
-  for (let start = 0; start < n; start += windowWords) {
-    const len = Math.min(windowWords, n - start);
+  for (const { start, len } of bindingWindows(gpu, n)) {
     const bind = (buffer: GPUBuffer) => wordsBinding(buffer, len, start);
     const groups = Math.ceil(len / (width * WORKGROUP * ITEMS));
     gpu.dispatch(pipe, [...inputs.map(bind), bind(out)], [len, scalarWord], groups);
