@@ -14,6 +14,7 @@
 // (measured: 2.2e-7 for positions below 32768; 2.5e-3 at 100000, where the split stops being exact).
 
 import { WGSL_GROUP_INDEX, f32bits, type Gpu } from './gpu.js';
+import { rowBatches } from './row_kit.js';
 
 export interface RopeScaling {
   type: 'llama3';
@@ -71,7 +72,7 @@ function ropeSource(width: 1 | 4): string {
   return /* wgsl */ `
 alias vec = ${vec};
 alias uvec = ${uvec};
-struct Params { tokens: u32, heads: u32, head_dim: u32, direction: f32 }
+struct Params { tokens: u32, heads: u32, head_dim: u32, direction: f32, first_token: u32, slack: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec>;
 @group(0) @binding(2) var<storage, read> positions: array<i32>;
@@ -93,7 +94,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (index >= p.tokens * half) { return; }
   let token = index / half;
   let i = index % half;
-  let pos = f32(positions[token]);
+  let pos = f32(positions[p.first_token + token]);
   let freq = inv_freq[i];
   let f1 = high_bits(freq);
   let f2 = high_bits(freq - f1);
@@ -104,7 +105,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c = r3[0];
   let s = r3[1] * p.direction;
   for (var h = 0u; h < p.heads; h++) {
-    let k = (token * p.heads + h) * (p.head_dim / ${width}u) + i;
+    let k = p.slack / ${width}u + (token * p.heads + h) * (p.head_dim / ${width}u) + i;
     let a = x[k];
     let b = x[k + half];
     out[k] = a * c - b * s;
@@ -113,13 +114,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`;
 }
 
+/** Tensors past one storage binding are rotated in runs of tokens (`maxBindingBytes` lets tests shrink them). */
 export function ropeGpu(
   gpu: Gpu, x: GPUBuffer, positions: GPUBuffer, invFreq: GPUBuffer, out: GPUBuffer,
-  B: number, T: number, H: number, D: number, inverse: boolean,
+  B: number, T: number, H: number, D: number, inverse: boolean, maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
 ): void {
   const width = (D / 2) % 4 === 0 ? 4 : 1;
   const pipe = gpu.pipeline(`rope-w${width}`, () => ropeSource(width));
-  const tokens = B * T;
-  const params = [tokens, H, D, f32bits(inverse ? -1 : 1)];
-  gpu.dispatch(pipe, [x, positions, invFreq, out], params, Math.ceil((tokens * (D / 2 / width)) / WORKGROUP));
+  for (const run of rowBatches(gpu, B * T, H * D, maxBindingBytes)) {
+    const params = [run.rows, H, D, f32bits(inverse ? -1 : 1), run.firstRow, run.slack];
+    gpu.dispatch(pipe, [run.bind(x), positions, invFreq, run.bind(out)], params, Math.ceil((run.rows * (D / 2 / width)) / WORKGROUP));
+  }
 }
