@@ -13,12 +13,14 @@
 // same kernel then sums over blocks, so [4096, dim] reduces in two dispatches with
 // dim/4 · 16 invocations in flight.
 //
+// Rows past one storage binding run in runs of rows (rowBatches), the column sums too.
+//
 // Measured on lavapipe (2 cores shared with other jobs, so ±50%), [1024, 2048]: RMSNorm forward
 // 19 ms, backward 31 ms (+19 ms with gw); LayerNorm forward 28 ms, backward 24 ms (+25 ms with
 // gw and gb).
 
 import { WGSL_GROUP_INDEX, f32bits, type Gpu } from './gpu.js';
-import { vectorWidth, wgslRowKernel } from './row_kit.js';
+import { rowBatches, vectorWidth, wgslRowKernel, type RowBatch } from './row_kit.js';
 
 // ---------------------------------------------------------------------------------------------
 // RMSNorm
@@ -36,7 +38,7 @@ export function rmsNormCpu(x: Float64Array, weight: Float64Array, out: Float64Ar
 
 function rmsNormSource(width: 1 | 4): string {
   return wgslRowKernel(width, /* wgsl */ `
-struct Params { rows: u32, dim: u32, eps: f32 }
+struct Params { rows: u32, dim: u32, eps: f32, first_row: u32, slack: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec>;
 @group(0) @binding(2) var<storage, read> weight: array<vec>;
@@ -46,13 +48,18 @@ struct Params { rows: u32, dim: u32, eps: f32 }
   for (var i = lid; i < len; i += ROW_THREADS) { let v = x[base + i]; squares = fma(v, v, squares); }
   let inv = 1.0 / sqrt(row_sum(lid, hsum(squares)) / f32(p.dim) + p.eps);
   for (var i = lid; i < len; i += ROW_THREADS) { out[base + i] = x[base + i] * inv * weight[i]; }
-  if (lid == 0u) { rstd[row] = inv; }`);
+  if (lid == 0u) { rstd[stat] = inv; }`);
 }
 
-export function rmsNormGpu(gpu: Gpu, x: GPUBuffer, weight: GPUBuffer, out: GPUBuffer, rstd: GPUBuffer, rows: number, dim: number, eps: number): void {
+export function rmsNormGpu(
+  gpu: Gpu, x: GPUBuffer, weight: GPUBuffer, out: GPUBuffer, rstd: GPUBuffer, rows: number, dim: number, eps: number,
+  maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
+): void {
   const width = vectorWidth(dim);
   const pipe = gpu.pipeline(`rms-norm-w${width}`, () => rmsNormSource(width));
-  gpu.dispatch(pipe, [x, weight, out, rstd], [rows, dim, f32bits(eps)], rows);
+  for (const run of rowBatches(gpu, rows, dim, maxBindingBytes)) {
+    gpu.dispatch(pipe, [run.bind(x), weight, run.bind(out), rstd], [run.rows, dim, f32bits(eps), run.firstRow, run.slack], run.rows);
+  }
 }
 
 // y = x·r·w with r = (Σx²/dim + eps)^-½, so gx = r·(gy·w - x·r²·Σ(gy·w·x)/dim); gw = Σ_rows gy·x·r.
@@ -76,7 +83,7 @@ export function rmsNormBackwardCpu(
 
 function rmsNormBackwardSource(width: 1 | 4): string {
   return wgslRowKernel(width, /* wgsl */ `
-struct Params { rows: u32, dim: u32 }
+struct Params { rows: u32, dim: u32, first_row: u32, slack: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec>;
 @group(0) @binding(2) var<storage, read> weight: array<vec>;
@@ -85,18 +92,20 @@ struct Params { rows: u32, dim: u32 }
 @group(0) @binding(5) var<storage, read_write> gx: array<vec>;`, 'dense', /* wgsl */ `
   var dot = vec(0.0);
   for (var i = lid; i < len; i += ROW_THREADS) { dot = fma(gy[base + i] * weight[i], x[base + i], dot); }
-  let inv = rstd[row];
+  let inv = rstd[stat];
   let c = inv * inv * row_sum(lid, hsum(dot)) / f32(p.dim);
   for (var i = lid; i < len; i += ROW_THREADS) { gx[base + i] = inv * (gy[base + i] * weight[i] - x[base + i] * c); }`);
 }
 
 export function rmsNormBackwardGpu(
   gpu: Gpu, x: GPUBuffer, weight: GPUBuffer, rstd: GPUBuffer, gy: GPUBuffer, gx: GPUBuffer, gw: GPUBuffer | null, rows: number, dim: number,
+  maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
 ): void {
   const width = vectorWidth(dim);
   const pipe = gpu.pipeline(`rms-norm-backward-w${width}`, () => rmsNormBackwardSource(width));
-  gpu.dispatch(pipe, [x, weight, rstd, gy, gx], [rows, dim], rows);
-  if (gw) columnSum(gpu, 'rmsWeight', [x, rstd, gy], gw, rows, dim);
+  const runs = rowBatches(gpu, rows, dim, maxBindingBytes);
+  for (const run of runs) gpu.dispatch(pipe, [run.bind(x), weight, rstd, run.bind(gy), run.bind(gx)], [run.rows, dim, run.firstRow, run.slack], run.rows);
+  if (gw) columnSum(gpu, 'rmsWeight', [x, rstd, gy], gw, runs, dim);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -121,7 +130,7 @@ export function layerNormCpu(
 
 function layerNormSource(width: 1 | 4): string {
   return wgslRowKernel(width, /* wgsl */ `
-struct Params { rows: u32, dim: u32, eps: f32 }
+struct Params { rows: u32, dim: u32, eps: f32, first_row: u32, slack: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec>;
 @group(0) @binding(2) var<storage, read> weight: array<vec>;
@@ -146,17 +155,20 @@ struct Params { rows: u32, dim: u32, eps: f32 }
   let inv = 1.0 / sqrt(variance + p.eps);
   for (var i = lid; i < len; i += ROW_THREADS) { out[base + i] = ((x[base + i] - mu) - mu_low) * inv * weight[i] + bias[i]; }
   if (lid == 0u) {
-    mean[row] = mu + mu_low;
-    rstd[row] = inv;
+    mean[stat] = mu + mu_low;
+    rstd[stat] = inv;
   }`);
 }
 
 export function layerNormGpu(
   gpu: Gpu, x: GPUBuffer, weight: GPUBuffer, bias: GPUBuffer, out: GPUBuffer, mean: GPUBuffer, rstd: GPUBuffer, rows: number, dim: number, eps: number,
+  maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
 ): void {
   const width = vectorWidth(dim);
   const pipe = gpu.pipeline(`layer-norm-w${width}`, () => layerNormSource(width));
-  gpu.dispatch(pipe, [x, weight, bias, out, mean, rstd], [rows, dim, f32bits(eps)], rows);
+  for (const run of rowBatches(gpu, rows, dim, maxBindingBytes)) {
+    gpu.dispatch(pipe, [run.bind(x), weight, bias, run.bind(out), mean, rstd], [run.rows, dim, f32bits(eps), run.firstRow, run.slack], run.rows);
+  }
 }
 
 // With x̂ = (x - mean)·r and g = gy·w: gx = r·(g - Σg/dim - x̂·Σ(g·x̂)/dim); gw = Σ_rows gy·x̂; gb = Σ_rows gy.
@@ -188,7 +200,7 @@ export function layerNormBackwardCpu(
 
 function layerNormBackwardSource(width: 1 | 4): string {
   return wgslRowKernel(width, /* wgsl */ `
-struct Params { rows: u32, dim: u32 }
+struct Params { rows: u32, dim: u32, first_row: u32, slack: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec>;
 @group(0) @binding(2) var<storage, read> weight: array<vec>;
@@ -196,8 +208,8 @@ struct Params { rows: u32, dim: u32 }
 @group(0) @binding(4) var<storage, read> rstd: array<f32>;
 @group(0) @binding(5) var<storage, read> gy: array<vec>;
 @group(0) @binding(6) var<storage, read_write> gx: array<vec>;`, 'dense', /* wgsl */ `
-  let mu = mean[row];
-  let inv = rstd[row];
+  let mu = mean[stat];
+  let inv = rstd[stat];
   var sum_g = vec(0.0);
   var sum_g_xhat = vec(0.0);
   for (var i = lid; i < len; i += ROW_THREADS) {
@@ -216,12 +228,14 @@ struct Params { rows: u32, dim: u32 }
 export function layerNormBackwardGpu(
   gpu: Gpu, x: GPUBuffer, weight: GPUBuffer, mean: GPUBuffer, rstd: GPUBuffer, gy: GPUBuffer,
   gx: GPUBuffer, gw: GPUBuffer | null, gb: GPUBuffer | null, rows: number, dim: number,
+  maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
 ): void {
   const width = vectorWidth(dim);
   const pipe = gpu.pipeline(`layer-norm-backward-w${width}`, () => layerNormBackwardSource(width));
-  gpu.dispatch(pipe, [x, weight, mean, rstd, gy, gx], [rows, dim], rows);
-  if (gw) columnSum(gpu, 'layerWeight', [x, mean, rstd, gy], gw, rows, dim);
-  if (gb) columnSum(gpu, 'layerBias', [gy], gb, rows, dim);
+  const runs = rowBatches(gpu, rows, dim, maxBindingBytes);
+  for (const run of runs) gpu.dispatch(pipe, [run.bind(x), weight, mean, rstd, run.bind(gy), run.bind(gx)], [run.rows, dim, run.firstRow, run.slack], run.rows);
+  if (gw) columnSum(gpu, 'layerWeight', [x, mean, rstd, gy], gw, runs, dim);
+  if (gb) columnSum(gpu, 'layerBias', [gy], gb, runs, dim);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -231,10 +245,13 @@ const COLUMN_BLOCK_ROWS = 256;
 const COLUMN_RUN_ROWS = 16;
 const COLUMN_WORKGROUP = 64;
 
-/** What each column sum adds up: the term for row `r` at flat vec index `k`, and the buffers it reads. */
+/**
+ * What each column sum adds up: the term at flat vec index `k` (row `stat` of the per-row
+ * statistics), and the buffers it reads: row arrays (`array<vec>`, bound per run) or statistics.
+ */
 const COLUMN_TERMS = {
-  rmsWeight: { inputs: ['x: array<vec>', 'rstd: array<f32>', 'gy: array<vec>'], term: 'gy[k] * x[k] * rstd[r]' },
-  layerWeight: { inputs: ['x: array<vec>', 'mean: array<f32>', 'rstd: array<f32>', 'gy: array<vec>'], term: 'gy[k] * (x[k] - mean[r]) * rstd[r]' },
+  rmsWeight: { inputs: ['x: array<vec>', 'rstd: array<f32>', 'gy: array<vec>'], term: 'gy[k] * x[k] * rstd[stat]' },
+  layerWeight: { inputs: ['x: array<vec>', 'mean: array<f32>', 'rstd: array<f32>', 'gy: array<vec>'], term: 'gy[k] * (x[k] - mean[stat]) * rstd[stat]' },
   layerBias: { inputs: ['gy: array<vec>'], term: 'gy[k]' },
   partials: { inputs: ['partials: array<vec>'], term: 'partials[k]' },
 } as const;
@@ -244,7 +261,7 @@ function columnSumSource(kind: ColumnTerm, width: 1 | 4): string {
   const { inputs, term } = COLUMN_TERMS[kind];
   const bindings = inputs.map((decl, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${decl};`).join('\n');
   return /* wgsl */ `
-struct Params { rows: u32, cols: u32 }
+struct Params { rows: u32, cols: u32, first_row: u32, slack: u32, block_offset: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 ${bindings}
 @group(0) @binding(${inputs.length + 1}) var<storage, read_write> sums: array<vec>;
@@ -263,29 +280,42 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var run = first; run < last; run += ${COLUMN_RUN_ROWS}u) {
     var part = vec(0.0);
     for (var r = run; r < min(last, run + ${COLUMN_RUN_ROWS}u); r++) {
-      let k = r * p.cols + col;
+      let k = p.slack / ${width}u + r * p.cols + col;
+      let stat = p.first_row + r;
       part += ${term};
     }
     total += part;
   }
-  sums[block * p.cols + col] = total;
+  sums[(p.block_offset + block) * p.cols + col] = total;
 }`;
 }
 
-/** out[j] = Σ_rows term(row, j), via per-block partial sums while more than one block remains. */
-function columnSum(gpu: Gpu, kind: ColumnTerm, inputs: GPUBuffer[], out: GPUBuffer, rows: number, dim: number): void {
+/**
+ * out[j] = Σ_rows term(row, j): each run of rows writes its blocks' partial sums, then partials
+ * are summed by blocks while more than one remains.
+ */
+function columnSum(gpu: Gpu, kind: ColumnTerm, inputs: GPUBuffer[], out: GPUBuffer, runs: RowBatch[], dim: number): void {
   const width = vectorWidth(dim);
   const cols = dim / width;
+  const blocksOf = (rows: number) => Math.max(1, Math.ceil(rows / COLUMN_BLOCK_ROWS));
   const scratch: GPUBuffer[] = [];
-  let [stage, stageInputs, stageRows] = [kind, inputs, rows];
-  for (;;) {
-    const blocks = Math.max(1, Math.ceil(stageRows / COLUMN_BLOCK_ROWS));
-    const sums = blocks === 1 ? out : gpu.pool.acquire(blocks * dim * 4);
-    const pipe = gpu.pipeline(`column-sum-${stage}-w${width}`, () => columnSumSource(stage, width));
-    gpu.dispatch(pipe, [...stageInputs, sums], [stageRows, cols], Math.ceil((blocks * cols) / COLUMN_WORKGROUP));
-    if (blocks === 1) break;
+  let blocks = runs.reduce((n, run) => n + blocksOf(run.rows), 0);
+  let sums = blocks === 1 ? out : gpu.pool.acquire(blocks * dim * 4);
+  const first = gpu.pipeline(`column-sum-${kind}-w${width}`, () => columnSumSource(kind, width));
+  const rowArrays = COLUMN_TERMS[kind].inputs.map((decl) => decl.includes('array<vec>'));
+  let offset = 0;
+  for (const run of runs) {
+    const bound = inputs.map((buffer, i) => (rowArrays[i] ? run.bind(buffer) : buffer));
+    gpu.dispatch(first, [...bound, sums], [run.rows, cols, run.firstRow, run.slack, offset], Math.ceil((blocksOf(run.rows) * cols) / COLUMN_WORKGROUP));
+    offset += blocksOf(run.rows);
+  }
+  const partials = gpu.pipeline(`column-sum-partials-w${width}`, () => columnSumSource('partials', width));
+  while (blocks > 1) {
     scratch.push(sums);
-    [stage, stageInputs, stageRows] = ['partials', [sums], blocks];
+    const rows = blocks;
+    blocks = blocksOf(rows);
+    sums = blocks === 1 ? out : gpu.pool.acquire(blocks * dim * 4);
+    gpu.dispatch(partials, [scratch[scratch.length - 1], sums], [rows, cols, 0, 0, 0], Math.ceil((blocks * cols) / COLUMN_WORKGROUP));
   }
   // safe to release now: later users of these buffers are recorded after the reads above
   for (const buffer of scratch) gpu.pool.release(buffer);

@@ -56,12 +56,13 @@ ${WGSL_GROUP_INDEX}`;
 /**
  * A whole row kernel: `header` (its Params, with `rows`, and bindings), the kit, and an entry
  * point in which ROW_THREADS invocations run `body` for one row, with `row` and `lid` in scope
- * and the row's range: 'dense' rows of `p.dim` give `len` and `base` (in vecs); 'slack' rows of
- * `p.n` in a range-bound run (see RowBatch) give `start` and `end`.
+ * and the row's range in a range-bound run (see RowBatch): 'dense' rows of `p.dim` give `len`,
+ * `base` (in vecs) and `stat`, the row's index in per-row statistics (`p.first_row + row`);
+ * 'slack' rows of `p.n` give `start` and `end`.
  */
 export function wgslRowKernel(width: 1 | 4, header: string, range: 'dense' | 'slack', body: string): string {
   const rowRange = range === 'dense'
-    ? 'let len = p.dim / WIDTH;\n  let base = row * len;'
+    ? 'let len = p.dim / WIDTH;\n  let base = p.slack / WIDTH + row * len;\n  let stat = p.first_row + row;'
     : 'let start = p.slack / WIDTH + row * (p.n / WIDTH);\n  let end = start + p.n / WIDTH;';
   return /* wgsl */ `${header}
 ${wgslRowKit(width)}

@@ -42,7 +42,7 @@ function absColumnSums(rows: number, dim: number, term: (r: number, j: number) =
   return sums;
 }
 
-async function checkRmsNorm(gpu: Gpu, rows: number, dim: number, seed: number, weightGrad: boolean): Promise<void> {
+async function checkRmsNorm(gpu: Gpu, rows: number, dim: number, seed: number, weightGrad: boolean, bindingBytes?: number): Promise<void> {
   const x = values(seed, rows * dim, -3, 3);
   const weight = values(seed + 1, dim, 0.5, 1.5);
   const gy = values(seed + 2, rows * dim);
@@ -56,9 +56,9 @@ async function checkRmsNorm(gpu: Gpu, rows: number, dim: number, seed: number, w
 
   const [xB, wB, gyB, rstdIn] = [upload(gpu, x), upload(gpu, weight), upload(gpu, gy), upload(gpu, rstd32)];
   const [outB, rstdB, gxB, gwB] = [nanBuffer(gpu, rows * dim), nanBuffer(gpu, rows), nanBuffer(gpu, rows * dim), nanBuffer(gpu, dim)];
-  rmsNormGpu(gpu, xB, wB, outB, rstdB, rows, dim, EPS);
-  rmsNormBackwardGpu(gpu, xB, wB, rstdIn, gyB, gxB, weightGrad ? gwB : null, rows, dim);
-  const label = `rms norm [${rows}, ${dim}]`;
+  rmsNormGpu(gpu, xB, wB, outB, rstdB, rows, dim, EPS, bindingBytes);
+  rmsNormBackwardGpu(gpu, xB, wB, rstdIn, gyB, gxB, weightGrad ? gwB : null, rows, dim, bindingBytes);
+  const label = `rms norm [${rows}, ${dim}] binding ${bindingBytes ?? 'whole'}`;
   expectClose(await download(gpu, outB, rows * dim), out, FORWARD, `${label} out`);
   expectClose(await download(gpu, rstdB, rows), rstd, FORWARD, `${label} rstd`);
   expectClose(await download(gpu, gxB, rows * dim), gx, GX, `${label} gx`);
@@ -71,7 +71,7 @@ async function checkRmsNorm(gpu: Gpu, rows: number, dim: number, seed: number, w
   for (const b of [xB, wB, gyB, rstdIn, outB, rstdB, gxB, gwB]) gpu.pool.release(b);
 }
 
-async function checkLayerNorm(gpu: Gpu, rows: number, dim: number, seed: number, grads: { weight: boolean; bias: boolean }): Promise<void> {
+async function checkLayerNorm(gpu: Gpu, rows: number, dim: number, seed: number, grads: { weight: boolean; bias: boolean }, bindingBytes?: number): Promise<void> {
   const x = values(seed, rows * dim, 2, 5); // an offset mean, so the variance must not cancel
   const weight = values(seed + 1, dim, 0.5, 1.5);
   const bias = values(seed + 2, dim);
@@ -85,9 +85,9 @@ async function checkLayerNorm(gpu: Gpu, rows: number, dim: number, seed: number,
   const [xB, wB, bB, gyB, meanIn, rstdIn] = [x, weight, bias, gy, mean32, rstd32].map((a) => upload(gpu, a));
   const [outB, meanB, rstdB] = [nanBuffer(gpu, rows * dim), nanBuffer(gpu, rows), nanBuffer(gpu, rows)];
   const [gxB, gwB, gbB] = [nanBuffer(gpu, rows * dim), nanBuffer(gpu, dim), nanBuffer(gpu, dim)];
-  layerNormGpu(gpu, xB, wB, bB, outB, meanB, rstdB, rows, dim, EPS);
-  layerNormBackwardGpu(gpu, xB, wB, meanIn, rstdIn, gyB, gxB, grads.weight ? gwB : null, grads.bias ? gbB : null, rows, dim);
-  const label = `layer norm [${rows}, ${dim}]`;
+  layerNormGpu(gpu, xB, wB, bB, outB, meanB, rstdB, rows, dim, EPS, bindingBytes);
+  layerNormBackwardGpu(gpu, xB, wB, meanIn, rstdIn, gyB, gxB, grads.weight ? gwB : null, grads.bias ? gbB : null, rows, dim, bindingBytes);
+  const label = `layer norm [${rows}, ${dim}] binding ${bindingBytes ?? 'whole'}`;
   expectClose(await download(gpu, outB, rows * dim), out, LAYER_NORM_OUT, `${label} out`);
   expectClose(await download(gpu, meanB, rows), mean, FORWARD, `${label} mean`);
   expectClose(await download(gpu, rstdB, rows), rstd, FORWARD, `${label} rstd`);
@@ -103,21 +103,23 @@ async function checkLayerNorm(gpu: Gpu, rows: number, dim: number, seed: number,
 
 const dims = fc.oneof(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 80 }).map((k) => 4 * k));
 const rowCounts = fc.oneof(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 250, max: 600 }));
+// small bindings force the runs of rows that tensors past one storage binding take
+const bindings = fc.option(fc.constantFrom(8192, 32768), { freq: 2 });
 
 describe('norm kernels', () => {
-  it('RMSNorm forward and backward match the CPU reference on random shapes', async () => {
+  it('RMSNorm forward and backward match the CPU reference on random shapes, in one binding or in runs', async () => {
     const gpu = await testGpu();
     await fc.assert(
-      fc.asyncProperty(rowCounts, dims, fc.integer(), fc.boolean(), (rows, dim, seed, wg) => checkRmsNorm(gpu, rows, dim, seed, wg)),
+      fc.asyncProperty(rowCounts, dims, fc.integer(), fc.boolean(), bindings, (rows, dim, seed, wg, bytes) => checkRmsNorm(gpu, rows, dim, seed, wg, bytes ?? undefined)),
       { numRuns: 30 },
     );
   });
 
-  it('LayerNorm forward and backward match the CPU reference on random shapes', async () => {
+  it('LayerNorm forward and backward match the CPU reference on random shapes, in one binding or in runs', async () => {
     const gpu = await testGpu();
     const grads = fc.record({ weight: fc.boolean(), bias: fc.boolean() });
     await fc.assert(
-      fc.asyncProperty(rowCounts, dims, fc.integer(), grads, (rows, dim, seed, g) => checkLayerNorm(gpu, rows, dim, seed, g)),
+      fc.asyncProperty(rowCounts, dims, fc.integer(), grads, bindings, (rows, dim, seed, g, bytes) => checkLayerNorm(gpu, rows, dim, seed, g, bytes ?? undefined)),
       { numRuns: 30 },
     );
   });
@@ -126,6 +128,9 @@ describe('norm kernels', () => {
     const gpu = await testGpu();
     await checkRmsNorm(gpu, 4096, 40, 11, true);
     await checkLayerNorm(gpu, 4096, 37, 12, { weight: true, bias: true });
+    // in runs of ~400 rows: every run writes its own blocks of partial sums
+    await checkRmsNorm(gpu, 4096, 40, 14, true, 65536);
+    await checkLayerNorm(gpu, 4096, 36, 15, { weight: true, bias: true }, 65536);
     // positive terms: no cancellation, so the plain relative error of the sum shows
     const [rows, dim] = [4096, 24];
     const [x, weight, mean, rstd] = [new Float64Array(rows * dim), new Float64Array(dim).fill(1), new Float64Array(rows), new Float64Array(rows).fill(1)];
