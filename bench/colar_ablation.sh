@@ -8,7 +8,7 @@
 #      seeds (CoLaR: c = 1..5 sampled, and the gold chain teacher-forced at each c).
 # A run is stopped at its budget; later phases start from each run's best (or last) checkpoint
 # (checkpoints every train.ckpt_every steps), so a slow machine gives shorter training.
-#   usage: bench/colar_ablation.sh OUT_DIR
+#   usage: bench/colar_ablation.sh OUT_DIR       (ends with the table: colar-wgpu ablation OUT_DIR)
 set -u
 out=${1:?usage: bench/colar_ablation.sh OUT_DIR}
 node=${NODE:-node}
@@ -78,4 +78,5 @@ for s in $seeds; do
 done
 launch evaluate nocot-s0
 wait
+$cli ablation "$out"
 stamp "done"

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // colar-wgpu: one verb per file under cli/; this file only wires them.
 import { Command } from 'commander';
+import { ablationCommand } from './ablation.js';
 import { benchCommand } from './bench.js';
 import { dataCommand } from './data.js';
 import { evalCommand } from './eval.js';
@@ -25,7 +26,8 @@ const program = new Command()
   .addCommand(infoCommand())
   .addCommand(benchCommand())
   .addCommand(tuneCommand())
-  .addCommand(dataCommand());
+  .addCommand(dataCommand())
+  .addCommand(ablationCommand());
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`colar-wgpu: ${err instanceof Error ? err.message : String(err)}`);
