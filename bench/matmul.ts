@@ -57,3 +57,33 @@ export async function benchMatmul(gpu: Gpu, cases = MATMUL_CASES): Promise<Bench
   }
   return records;
 }
+
+/**
+ * A LoRA projection y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ at rank r, as the model runs it (the base product,
+ * then the two thin products accumulated into y), against the base product alone.
+ */
+export async function benchLora(gpu: Gpu, tokens = 512, d = 2048, rank = 128): Promise<BenchRecord[]> {
+  const shape = (M: number, K: number, N: number, accumulate = false, alpha = 1): MatmulShape => ({
+    batch: 1, M, N, K, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0, accumulate, alpha,
+  });
+  const [x, w, a, b, xa, y] = [tokens * d, d * d, rank * d, d * rank, tokens * rank, tokens * d].map((n) => {
+    const buffer = gpu.pool.acquire(n * 4);
+    gpu.write(buffer, new Float32Array(n).fill(0.01));
+    return buffer;
+  });
+  const base = () => matmulGpu(gpu, x, w, y, shape(tokens, d, d));
+  const timing = { warmup: 1, repeats: 3 };
+  const plainMs = await medianMs(base, () => gpu.sync(), timing);
+  const loraMs = await medianMs(() => {
+    base();
+    matmulGpu(gpu, x, a, xa, shape(tokens, d, rank));
+    matmulGpu(gpu, xa, b, y, shape(tokens, rank, d, true, 0.25));
+  }, () => gpu.sync(), timing);
+  for (const buffer of [x, w, a, b, xa, y]) gpu.pool.release(buffer);
+  const flops = 2 * tokens * d * d;
+  const record = (name: string, ms: number): BenchRecord => ({
+    name, shape: `${tokens}x${d}x${d} rank ${rank}`, backend: 'webgpu', adapter: gpu.adapterName, ms_median: ms, gflops: flops / (ms * 1e6),
+  });
+  // gflops counts the base product's FLOPs in both: the ratio of the two is the adapter's cost
+  return [record('linear', plainMs), record('linear+lora', loraMs)];
+}

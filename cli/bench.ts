@@ -3,7 +3,7 @@ import { benchAttention } from '../bench/attention.js';
 import { benchCopyBandwidth } from '../bench/ceiling.js';
 import { benchEndToEnd } from '../bench/e2e.js';
 import { formatJsonLines, formatTable } from '../bench/format.js';
-import { benchMatmul } from '../bench/matmul.js';
+import { benchLora, benchMatmul } from '../bench/matmul.js';
 import { benchMemoryOps } from '../bench/ops.js';
 import type { BenchRecord } from '../bench/record.js';
 import { Engine } from '../engine/index.js';
@@ -13,7 +13,7 @@ export function benchCommand(): Command {
   return new Command('bench')
     .description('kernel microbenchmarks: matmul, attention, norms, cross-entropy, AdamW, against the copy-bandwidth ceiling')
     .option('--json', 'one JSON object per line instead of a table')
-    .option('--only <names>', 'comma-separated subset: copy,matmul,attention,memory,e2e')
+    .option('--only <names>', 'comma-separated subset: copy,matmul,lora,attention,memory,e2e')
     .action(async (opts: { json?: boolean; only?: string }) => {
       const gpu = await Gpu.open();
       if (!gpu) throw new Error('bench: no WebGPU adapter found (run scripts/setup.sh)');
@@ -30,6 +30,10 @@ export function benchCommand(): Command {
         const mm = await benchMatmul(gpu);
         const best = Math.max(...mm.map((r) => r.gflops ?? 0));
         records.push(...mm.map((r) => ({ ...r, pct_of_ceiling: (100 * (r.gflops ?? 0)) / best })));
+      }
+      if (wanted('lora')) {
+        progress('lora ...');
+        records.push(...(await benchLora(gpu)));
       }
       if (wanted('attention')) {
         progress('attention ...');
