@@ -19,6 +19,8 @@ interface EvalOpts {
   maxLatentSteps: string;
   batch: string;
   teacherForced?: boolean;
+  greedy?: boolean;
+  deterministic?: boolean;
 }
 
 function positiveInt(flag: string, value: string): number {
@@ -40,6 +42,8 @@ export function evalCommand(): Command {
     .option('--teacher-forced', 'also feed the gold chain compressed by each c (reading vs writing the compressed chain)')
     .option('--max-latent-steps <n>', 'cap on latent steps', '64')
     .option('--batch <n>', 'questions decoded together', '32')
+    .option('--greedy', 'argmax tokens (CoT chain, stop decision, answer) instead of the paper\'s sampling')
+    .option('--deterministic', 'feed the latent mean instead of a sample')
     .option('--out <dir>', 'where to write eval.json and samples.jsonl (default: <ckpt>/eval)')
     .action(async (o: EvalOpts & { nocot?: boolean }) => {
       const n = positiveInt('--n', o.n);
@@ -68,7 +72,7 @@ export function evalCommand(): Command {
           const ms: number[] = [];
           for (let s = 0; s < seeds; s++) {
             const res = await evaluateAccuracy(engine, run, records, {
-              mode: r.mode, compression: r.compression, seed: s, batchSize, pooling: cfg.colar.pooling as Pooling,
+              mode: r.mode, compression: r.compression, seed: s, batchSize, pooling: cfg.colar.pooling as Pooling, greedy: o.greedy, deterministic: o.deterministic,
               maxLatentSteps: positiveInt('--max-latent-steps', o.maxLatentSteps),
             });
             acc.push(100 * res.accuracy);
@@ -82,7 +86,8 @@ export function evalCommand(): Command {
           summary.push({ row: r.row, mode: r.mode, compression: r.compression, accuracy: a, chain_length: l, ms_per_question: t, per_seed_accuracy: acc, per_seed_chain_length: len });
           console.log(`${r.row.padEnd(20)} ${a.mean.toFixed(1).padStart(5)} ± ${a.ci95.toFixed(1).padEnd(6)} ${l.mean.toFixed(1).padStart(6)} ± ${l.ci95.toFixed(1).padEnd(5)} ${t.mean.toFixed(2).padStart(8)}`);
         }
-        await writeFile(join(outDir, 'eval.json'), JSON.stringify({ ckpt: o.ckpt, data: o.data, questions: records.length, seeds, device: engine.backend.deviceName, rows: summary }, null, 2));
+        const decoding = { greedy: o.greedy ?? false, deterministic: o.deterministic ?? false };
+        await writeFile(join(outDir, 'eval.json'), JSON.stringify({ ckpt: o.ckpt, data: o.data, questions: records.length, seeds, device: engine.backend.deviceName, decoding, rows: summary }, null, 2));
         await writeFile(join(outDir, 'samples.jsonl'), lines.join('\n') + '\n');
         console.log(`wrote ${join(outDir, 'eval.json')} and samples.jsonl`);
       } finally {

@@ -16,8 +16,10 @@ export interface EvalOptions {
   mode: EvalMode;
   compression: number;
   seed: number;
-  /** greedy stop decisions and answers, mean latents: a deterministic score for model selection */
+  /** argmax tokens: the CoT chain, the stop decision and the answer (default: the paper's sampling) */
   greedy?: boolean;
+  /** feed the latent Gaussian's mean instead of a sample */
+  deterministic?: boolean;
   batchSize?: number;
   maxLatentSteps?: number;
   latentTemperature?: number;
@@ -59,7 +61,7 @@ export async function evaluateAccuracy(engine: E.Engine, run: RunModel, records:
         compression: o.compression,
         maxLatentSteps: o.maxLatentSteps ?? 64,
         latentTemperature: o.latentTemperature ?? 1,
-        deterministic: o.greedy ?? false,
+        deterministic: o.deterministic ?? false,
         stopTemperature: o.greedy ? 0 : 1,
         answer: o.greedy ? { greedy: true, maxNewTokens: 16 } : PAPER_ANSWER_SAMPLING,
         seed,

@@ -142,7 +142,7 @@ async function validate(engine: E.Engine, cfg: TrainConfig, run: RunModel, val: 
   const records = val.slice(0, cfg.train.val_samples);
   if (records.length === 0) return 0;
   const mode = cfg.stage === 'colar' ? 'latent' : cfg.stage === 'nocot' ? 'no-cot' : 'cot';
-  const { accuracy } = await evaluateAccuracy(engine, run, records, { mode, compression: cfg.colar.val_compression, seed: cfg.seed, greedy: true });
+  const { accuracy } = await evaluateAccuracy(engine, run, records, { mode, compression: cfg.colar.val_compression, seed: cfg.seed, greedy: true, deterministic: true });
   return accuracy;
 }
 
