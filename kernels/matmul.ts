@@ -97,6 +97,18 @@ export function matmulCpu(a: Float64Array, b: Float64Array, c: Float64Array, s: 
   }
 }
 
+/**
+ * Both product kernels' tile coordinates: batch, row block rb and column block cb of workgroup g.
+ * No early return for the grid's overshoot: on lavapipe it would put the whole body under an
+ * execution mask; those groups compute a clamped batch and skip the stores (live = false).
+ */
+const WGSL_TILE = /* wgsl */ `  let g = group_index(wid, nwg);
+  let tiles = p.rowBlocks * p.colBlocks;
+  let live = g / tiles < p.batches;
+  let batch = min(g / tiles, p.batches - 1u);
+  let rb = (g % tiles) % p.rowBlocks;
+  let cb = (g % tiles) / p.rowBlocks;`;
+
 // ---------------------------------------------------------------------------------------------
 // Launch rule
 
@@ -379,14 +391,7 @@ ${WGSL_GROUP_INDEX}
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32${bcast ? ', @builtin(subgroup_invocation_id) lane: u32' : ''}) {
-  let g = group_index(wid, nwg);
-  let tiles = p.rowBlocks * p.colBlocks;
-  // no early return for the grid's overshoot: on lavapipe it would put the whole body under an
-  // execution mask; those groups compute a clamped batch and skip the stores
-  let live = g / tiles < p.batches;
-  let batch = min(g / tiles, p.batches - 1u);
-  let rb = (g % tiles) % p.rowBlocks;
-  let cb = (g % tiles) / p.rowBlocks;
+${WGSL_TILE}
   let r0 = rb * ${tm}u;
   let j0 = cb * ${wg * tn}u + lid;
   let aBase = p.aOff + batch * p.aBS;
@@ -481,14 +486,7 @@ ${WGSL_GROUP_INDEX}
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let g = group_index(wid, nwg);
-  let tiles = p.rowBlocks * p.colBlocks;
-  // no early return for the grid's overshoot: on lavapipe it would put the whole body under an
-  // execution mask; those groups compute a clamped batch and skip the stores
-  let live = g / tiles < p.batches;
-  let batch = min(g / tiles, p.batches - 1u);
-  let rb = (g % tiles) % p.rowBlocks;
-  let cb = (g % tiles) / p.rowBlocks;
+${WGSL_TILE}
   let aq0 = rb * ${quads}u;
   let cq0 = cb * ${wg * tn4}u + lid;
 ${grid(tm, tn4, (i, t) => `  var acc${i}_${t} = vec4<f32>(0.0);`)}
