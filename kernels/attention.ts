@@ -349,6 +349,25 @@ function bindings(list: [string, 'read' | 'read_write', string][]): string {
   return list.map(([name, access, type], i) => `@group(0) @binding(${i + 1}) var<storage, ${access}> ${name}: ${type};`).join('\n');
 }
 
+/** The forward and backward row kernels' header: the kit, Params, storage bindings, key masking. */
+function rowKernelHeader(l: Layout, list: [string, 'read' | 'read_write', string][]): string {
+  return `${wgslKit(l)}
+struct Params { ${ROW_PARAMS} }
+@group(0) @binding(0) var<uniform> p: Params;
+${bindings(list)}
+${WGSL_KEY_REAL}`;
+}
+
+/** prefix0 … prefix{R-1}: one name per row a workgroup owns. */
+function rowNames(prefix: string, R: number): string[] {
+  return Array.from({ length: R }, (_, i) => `${prefix}${i}`);
+}
+
+/** The flat index expression of query row i of this workgroup's block of R. */
+function queryRow(R: number): (i: string) => string {
+  return (i) => `query_row(b, g, block, ${R}u, ${i})`;
+}
+
 /**
  * Params shared by the row kernels. `causal` and `masked` are runtime flags (fewer pipelines);
  * `vectors`, `lanes` and `rows` repeat the specialization as runtime values, because loops
@@ -414,16 +433,12 @@ interface ForwardSpec {
 function forwardSource(f: ForwardSpec): string {
   const { l, rows: R } = f;
   const L = l.lanes;
-  const rowsOf = (prefix: string) => Array.from({ length: R }, (_, i) => `${prefix}${i}`);
-  const row = (i: string) => `query_row(b, g, block, ${R}u, ${i})`;
-  return /* wgsl */ `${wgslKit(l)}
-struct Params { ${ROW_PARAMS} }
-@group(0) @binding(0) var<uniform> p: Params;
-${bindings([
+  const rowsOf = (prefix: string) => rowNames(prefix, R);
+  const row = queryRow(R);
+  return /* wgsl */ `${rowKernelHeader(l, [
     ['q', 'read', 'array<vec>'], ['k', 'read', 'array<vec>'], ['v', 'read', 'array<vec>'], ['key_mask', 'read', 'array<f32>'],
     ['out', 'read_write', 'array<vec>'], ['lse', 'read_write', 'array<f32>'],
   ])}
-${WGSL_KEY_REAL}
 ${WGSL_QUERY_ROW}
 
 @compute @workgroup_size(${L})
@@ -597,16 +612,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 function dqSource(l: Layout, R: number): string {
   const L = l.lanes;
-  const rowsOf = (prefix: string) => Array.from({ length: R }, (_, i) => `${prefix}${i}`);
-  const row = (i: string) => `query_row(b, g, block, ${R}u, ${i})`;
-  return /* wgsl */ `${wgslKit(l)}
-struct Params { ${ROW_PARAMS} }
-@group(0) @binding(0) var<uniform> p: Params;
-${bindings([
+  const rowsOf = (prefix: string) => rowNames(prefix, R);
+  const row = queryRow(R);
+  return /* wgsl */ `${rowKernelHeader(l, [
     ['q', 'read', 'array<vec>'], ['k', 'read', 'array<vec>'], ['v', 'read', 'array<vec>'], ['key_mask', 'read', 'array<f32>'],
     ['g_out', 'read', 'array<vec>'], ['stats', 'read', 'array<f32>'], ['g_q', 'read_write', 'array<vec>'],
   ])}
-${WGSL_KEY_REAL}
 ${WGSL_QUERY_ROW}
 
 @compute @workgroup_size(${L})
@@ -636,18 +647,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 function dkdvSource(l: Layout, R: number): string {
   const L = l.lanes;
-  const rowsOf = (prefix: string) => Array.from({ length: R }, (_, i) => `${prefix}${i}`);
+  const rowsOf = (prefix: string) => rowNames(prefix, R);
   const kvRow = (i: string) => `((b * p.cap + block * ${R}u + ${i}) * p.Hkv + g) * ${l.n}u`;
   const gradRow = (i: string) => `((b * p.S + block * ${R}u + ${i}) * p.Hkv + g) * ${l.n}u`;
-  return /* wgsl */ `${wgslKit(l)}
-struct Params { ${ROW_PARAMS} }
-@group(0) @binding(0) var<uniform> p: Params;
-${bindings([
+  return /* wgsl */ `${rowKernelHeader(l, [
     ['q', 'read', 'array<vec>'], ['k', 'read', 'array<vec>'], ['v', 'read', 'array<vec>'], ['key_mask', 'read', 'array<f32>'],
     ['g_out', 'read', 'array<vec>'], ['stats', 'read', 'array<f32>'],
     ['g_k', 'read_write', 'array<vec>'], ['g_v', 'read_write', 'array<vec>'],
   ])}
-${WGSL_KEY_REAL}
 
 @compute @workgroup_size(${L})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
