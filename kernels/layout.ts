@@ -18,8 +18,9 @@
 //   transpose [2048, 2048], single words ................. 87 ms  0.4 GB/s
 //   copyRange [2048, 1024] into [2048, 4096] ............. 5.7 ms 3.0 GB/s
 
-import { collapseDims, copyStridedGpu, forEachRow, product, wordsBinding } from './elementwise.js';
+import { collapseDims, copyStridedGpu, forEachRow, product } from './elementwise.js';
 import { Gpu, WGSL_GROUP_INDEX } from './gpu.js';
+import { rowBatches, rowsPerBinding } from './row_kit.js';
 
 type Words = Float64Array | Int32Array;
 
@@ -99,9 +100,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`;
 }
 
+/** Tensors past one storage binding are copied in runs of outer rows (`maxBindingBytes` lets tests shrink them). */
 export function copyRangeGpu(
   gpu: Gpu, src: GPUBuffer, dst: GPUBuffer, outer: number, srcN: number, dstN: number, inner: number, srcStart: number, dstStart: number,
-  len: number,
+  len: number, maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
 ): void {
   const run = len * inner;
   if (outer * run === 0) return;
@@ -114,7 +116,13 @@ export function copyRangeGpu(
   const [runItems, srcRow, dstRow, srcFrom, dstFrom] = words.map((w) => w / width);
   const runsPerRow = Math.ceil(runItems / RUN);
   const pipe = gpu.pipeline(`copy-range:${width}`, () => copyRangeSource(width));
-  const bindings = [wordsBinding(src, outer * srcN * inner), wordsBinding(dst, outer * dstN * inner)];
-  const params = [outer, runItems, srcRow, dstRow, srcFrom, dstFrom, runsPerRow];
-  gpu.dispatch(pipe, bindings, params, Math.ceil((outer * runsPerRow) / WORKGROUP));
+  // src and dst rows differ in length: both split into the same runs of outer rows
+  const perRun = Math.min(rowsPerBinding(gpu, srcN * inner, maxBindingBytes), rowsPerBinding(gpu, dstN * inner, maxBindingBytes));
+  const srcRuns = rowBatches(gpu, outer, srcN * inner, maxBindingBytes, perRun);
+  const dstRuns = rowBatches(gpu, outer, dstN * inner, maxBindingBytes, perRun);
+  srcRuns.forEach((s, i) => {
+    const d = dstRuns[i];
+    const params = [s.rows, runItems, srcRow, dstRow, srcFrom + s.slack / width, dstFrom + d.slack / width, runsPerRow];
+    gpu.dispatch(pipe, [s.bind(src), d.bind(dst)], params, Math.ceil((s.rows * runsPerRow) / WORKGROUP));
+  });
 }

@@ -101,13 +101,15 @@ export interface RowBatch {
   bind(buffer: GPUBuffer): Binding;
 }
 
-export function rowBatches(gpu: Gpu, rows: number, rowElements: number, maxBindingBytes: number): RowBatch[] {
+/** `perBatch` forces the run length (two buffers with different rows split alike); it must fit. */
+export function rowBatches(gpu: Gpu, rows: number, rowElements: number, maxBindingBytes: number, perBatch = rowsPerBinding(gpu, rowElements, maxBindingBytes)): RowBatch[] {
   const rowBytes = rowElements * 4;
   const align = gpu.limits.minStorageBufferOffsetAlignment;
   const batches: RowBatch[] = [];
   if (rowBytes === 0) return batches;
-  const perBatch = Math.floor((maxBindingBytes - align) / rowBytes);
-  if (perBatch < 1) throw new Error(`a row of ${rowElements} floats does not fit one storage binding of ${maxBindingBytes} bytes`);
+  if (perBatch < 1 || perBatch > rowsPerBinding(gpu, rowElements, maxBindingBytes)) {
+    throw new Error(`${perBatch} rows of ${rowElements} floats do not fit one storage binding of ${maxBindingBytes} bytes`);
+  }
   for (let firstRow = 0; firstRow < rows; firstRow += perBatch) {
     const count = Math.min(perBatch, rows - firstRow);
     const start = firstRow * rowBytes;
@@ -116,4 +118,9 @@ export function rowBatches(gpu: Gpu, rows: number, rowElements: number, maxBindi
     batches.push({ firstRow, rows: count, slack: (start - offset) / 4, bind: (buffer) => ({ buffer, offset, size }) });
   }
   return batches;
+}
+
+/** How many rows of `rowElements` floats one binding holds, whatever the offset alignment. */
+export function rowsPerBinding(gpu: Gpu, rowElements: number, maxBindingBytes: number): number {
+  return Math.floor((maxBindingBytes - gpu.limits.minStorageBufferOffsetAlignment) / Math.max(4, rowElements * 4));
 }
