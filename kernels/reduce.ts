@@ -84,7 +84,7 @@ function reducePassSource(op: Combine, square: boolean, layout: 'rows' | 'rows4'
   };
   const T = vecIn ? 'vec4<f32>' : 'f32';
   const header = /* wgsl */ `
-struct Params { outer: u32, n: u32, inner: u32, chunk: u32, chunks: u32 }
+struct Params { outer: u32, n: u32, inner: u32, chunk: u32, chunks: u32, o_first: u32, c_first: u32, all_chunks: u32, slack: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<${T}>;
 @group(0) @binding(2) var<storage, read_write> partial: array<${vecOut ? 'vec4<f32>' : 'f32'}>;
@@ -111,32 +111,36 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   partial[(o * p.chunks + c) * columns + column] = acc;
 }`;
   }
+  // rows: x is bound from a window's first element (row o_first, chunk c_first) less `slack`;
+  // element j of window row o sits at base + j - skip (j >= skip, so no u32 underflow)
   const body =
     layout === 'rows4'
       ? /* wgsl */ `
-  let base = o * (p.n / 4u);
-  var acc = ${op === 'sum' ? 'vec4<f32>(0.0)' : load('base + start / 4u')};
+  let base = (p.slack + o * p.n) / 4u;
+  let skip = p.c_first * p.chunk / 4u;
+  var acc = ${op === 'sum' ? 'vec4<f32>(0.0)' : load('base + start / 4u - skip')};
   for (var j = start / 4u; j < end / 4u; j++) {
-    acc = ${combine(op, 'acc', load('base + j'))};
+    acc = ${combine(op, 'acc', load('base + j - skip'))};
   }`
       : /* wgsl */ `
-  let base = o * p.n;
-  var acc = vec4<f32>(${op === 'sum' ? '0.0' : load('base + start')});
+  let base = p.slack + o * p.n;
+  let skip = p.c_first * p.chunk;
+  var acc = vec4<f32>(${op === 'sum' ? '0.0' : load('base + start - skip')});
   var j = start;
   for (; j + 4u <= end; j += 4u) {
-    let k = base + j;
+    let k = base + j - skip;
     acc = ${combine(op, 'acc', `vec4<f32>(${[0, 1, 2, 3].map((d) => load(`k + ${d}u`)).join(', ')})`)};
   }
   for (; j < end; j++) {
-    acc.x = ${combine(op, 'acc.x', load('base + j'))};
+    acc.x = ${combine(op, 'acc.x', load('base + j - skip'))};
   }`;
   return /* wgsl */ `${header}
   if (g >= p.outer * p.chunks) { return; }
-  let c = g % p.chunks;
+  let c = p.c_first + g % p.chunks;
   let o = g / p.chunks;
   let start = c * p.chunk;
   let end = min(start + p.chunk, p.n);${body}
-  partial[g] = ${combine(op, combine(op, 'acc.x', 'acc.y'), combine(op, 'acc.z', 'acc.w'))};
+  partial[(p.o_first + o) * p.all_chunks + c] = ${combine(op, combine(op, 'acc.x', 'acc.y'), combine(op, 'acc.z', 'acc.w'))};
 }`;
 }
 
@@ -179,7 +183,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ---------------------------------------------------------------------------------------------
 // Launches.
 
-export function reduceGpu(gpu: Gpu, op: ReduceOp, x: GPUBuffer, out: GPUBuffer, outer: number, n: number, inner: number): void {
+/**
+ * Windows of a row-layout pass that each bind at most `maxBindingBytes` of x: runs of whole rows,
+ * or, for rows longer than a binding, runs of chunks within one row.
+ */
+function rowWindows(gpu: Gpu, outer: number, n: number, chunk: number, maxBindingBytes: number) {
+  const align = gpu.limits.minStorageBufferOffsetAlignment;
+  const fit = Math.floor((maxBindingBytes - align - 16) / 4);
+  const allChunks = Math.ceil(n / chunk);
+  const windows: Array<{ o0: number; rows: number; c0: number; chunks: number; start: number; elements: number }> = [];
+  if (n <= fit) {
+    const rowsPer = Math.floor(fit / n);
+    for (let o0 = 0; o0 < outer; o0 += rowsPer) {
+      const rows = Math.min(rowsPer, outer - o0);
+      windows.push({ o0, rows, c0: 0, chunks: allChunks, start: o0 * n, elements: rows * n });
+    }
+    return windows;
+  }
+  const chunksPer = Math.floor(fit / chunk);
+  if (chunksPer < 1) throw new Error(`reduce: a chunk of ${chunk} floats does not fit one storage binding of ${maxBindingBytes} bytes`);
+  for (let o0 = 0; o0 < outer; o0++) {
+    for (let c0 = 0; c0 < allChunks; c0 += chunksPer) {
+      const chunks = Math.min(chunksPer, allChunks - c0);
+      windows.push({ o0, rows: 1, c0, chunks, start: o0 * n + c0 * chunk, elements: Math.min(n, (c0 + chunks) * chunk) - c0 * chunk });
+    }
+  }
+  return windows;
+}
+
+/**
+ * out[o, i] = op over x[o, :, i]. Row layouts (inner == 1: sums of squares for the gradient norm,
+ * losses) bind x in windows, so tensors past one storage binding reduce; column layouts bind
+ * whole tensors. `maxBindingBytes` lets tests shrink the windows.
+ */
+export function reduceGpu(gpu: Gpu, op: ReduceOp, x: GPUBuffer, out: GPUBuffer, outer: number, n: number, inner: number, maxBindingBytes = gpu.limits.maxStorageBufferBindingSize): void {
   if (outer * inner === 0) return;
   if (n === 0) return fillGpu(gpu, out, outer * inner, IDENTITY[op], 'f32');
   const combineOp: Combine = op === 'sum_squares' ? 'sum' : op;
@@ -191,9 +228,20 @@ export function reduceGpu(gpu: Gpu, op: ReduceOp, x: GPUBuffer, out: GPUBuffer, 
     const chunks = Math.ceil(n / chunk);
     const partial = chunks === 1 ? out : gpu.pool.acquire(4 * outer * chunks * inner);
     const pipe = gpu.pipeline(`reduce:${combineOp}:${square}:${layout}`, () => reducePassSource(combineOp, square, layout));
-    const invocations = outer * chunks * (layout === 'columns4' ? inner / 4 : inner);
-    const bindings = [wordsBinding(input, outer * n * inner), wordsBinding(partial, outer * chunks * inner)];
-    gpu.dispatch(pipe, bindings, [outer, n, inner, chunk, chunks], Math.ceil(invocations / WORKGROUP));
+    const partialBinding = wordsBinding(partial, outer * chunks * inner);
+    if (inner === 1) {
+      const align = gpu.limits.minStorageBufferOffsetAlignment;
+      for (const w of rowWindows(gpu, outer, n, chunk, maxBindingBytes)) {
+        const offset = 4 * w.start - ((4 * w.start) % align);
+        const slack = w.start - offset / 4;
+        const binding = { buffer: input, offset, size: Math.min(input.size - offset, Math.ceil((4 * (slack + w.elements)) / 16) * 16) };
+        const params = [w.rows, n, inner, chunk, w.chunks, w.o0, w.c0, chunks, slack];
+        gpu.dispatch(pipe, [binding, partialBinding], params, Math.ceil((w.rows * w.chunks) / WORKGROUP));
+      }
+    } else {
+      const invocations = outer * chunks * (layout === 'columns4' ? inner / 4 : inner);
+      gpu.dispatch(pipe, [wordsBinding(input, outer * n * inner), partialBinding], [outer, n, inner, chunk, chunks, 0, 0, chunks, 0], Math.ceil(invocations / WORKGROUP));
+    }
     // released buffers are only reused by work recorded later, so this is safe right after recording
     if (input !== x) gpu.pool.release(input);
     if (chunks === 1) return;

@@ -29,15 +29,15 @@ function randomFloats(n: number, seed: number, lo = -1, hi = 1): Float32Array {
 }
 
 /** GPU reduce next to the CPU one: sums are scaled by Σ|x| so one absolute bound fits all. */
-async function checkReduce(gpu: Gpu, op: ReduceOp, x: Float32Array, outer: number, n: number, inner: number) {
+async function checkReduce(gpu: Gpu, op: ReduceOp, x: Float32Array, outer: number, n: number, inner: number, bindingBytes?: number) {
   const xb = upload(gpu, x);
   const out = nanBuffer(gpu, outer * inner);
-  reduceGpu(gpu, op, xb, out, outer, n, inner);
+  reduceGpu(gpu, op, xb, out, outer, n, inner, bindingBytes);
   const got = await download(gpu, out, outer * inner);
   const x64 = Float64Array.from(x);
   const expected = new Float64Array(outer * inner);
   reduceCpu(op, x64, expected, outer, n, inner);
-  const label = `${op} [${outer}, ${n}, ${inner}]`;
+  const label = `${op} [${outer}, ${n}, ${inner}] binding ${bindingBytes ?? 'whole'}`;
   if (op === 'sum') {
     const scale = new Float64Array(outer * inner);
     reduceCpu('sum', x64.map(Math.abs), scale, outer, n, inner);
@@ -73,6 +73,18 @@ describe('reduce', () => {
     await checkReduce(gpu, 'sum', positive, 1, 250_000, 4);
     await checkReduce(gpu, 'sum', mixed, 2, 100_000, 5);
     await checkReduce(gpu, 'max', mixed, 1, 1_000_000, 1);
+  });
+
+  it('reduces rows past one storage binding in windows (runs of rows, or chunks of one row)', async () => {
+    const gpu = await testGpu();
+    const rows = fc.record({ outer: fc.integer({ min: 1, max: 5 }), n: fc.integer({ min: 1, max: 3000 }), op: fc.constantFrom(...OPS) });
+    await fc.assert(
+      fc.asyncProperty(rows, fc.constantFrom(2048, 4096), fc.integer(), async ({ outer, n, op }, bytes, seed) => {
+        await checkReduce(gpu, op, randomFloats(outer * n, seed, -10, 10), outer, n, 1, bytes);
+      }),
+      { numRuns: 30 },
+    );
+    await checkReduce(gpu, 'sum_squares', randomFloats(300_000, 9, -1, 1), 1, 300_000, 1, 65536);
   });
 
   it('reduces an empty axis to the identity', async () => {
