@@ -21,7 +21,7 @@
 //   uniform / normal, 4M ............ 40 / 46 ms (10 rounds of emulated products: a 4M copy is 16)
 //   multinomial [32, 128256] ........ 9.6 ms
 
-import { wgslAccurateLog, wordsBinding } from './elementwise.js';
+import { bindingWindows, wgslAccurateLog, wordsBinding } from './elementwise.js';
 import { f32bits, Gpu, WGSL_GROUP_INDEX } from './gpu.js';
 
 const PHILOX_M0 = 0xd2511f53;
@@ -213,25 +213,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ---------------------------------------------------------------------------------------------
 // Launches.
 
-function launchElements(gpu: Gpu, distribution: Distribution, out: GPUBuffer, n: number, seed: number, offset: number, mean = 0, std = 1): void {
+/** Outputs past one storage binding are filled in windows; element i draws counter offset + i either way. */
+function launchElements(gpu: Gpu, distribution: Distribution, out: GPUBuffer, n: number, seed: number, offset: number, mean = 0, std = 1, maxBindingBytes = gpu.limits.maxStorageBufferBindingSize): void {
   if (n === 0) return;
   const pipe = gpu.pipeline(`random:${distribution}`, () => elementSource(distribution));
-  const params = [n, ...seedKey(seed), offset >>> 0, f32bits(mean), f32bits(std)];
-  const words = distribution === 'bits' ? 4 * n : n;
-  gpu.dispatch(pipe, [wordsBinding(out, words)], params, Math.ceil(n / (ELEMENT_WORKGROUP * ITEMS)));
+  const wordsPer = distribution === 'bits' ? 4 : 1;
+  // window starts are multiples of the (≥ 16-byte) offset alignment, so whole elements
+  for (const w of bindingWindows(gpu, wordsPer * n, maxBindingBytes)) {
+    const [first, count] = [w.start / wordsPer, w.len / wordsPer];
+    const params = [count, ...seedKey(seed), (offset + first) >>> 0, f32bits(mean), f32bits(std)];
+    gpu.dispatch(pipe, [wordsBinding(out, w.len, w.start)], params, Math.ceil(count / (ELEMENT_WORKGROUP * ITEMS)));
+  }
 }
 
 /** The raw stream: out[4i .. 4i+3] = the Philox block of element i (u32 words). */
-export function randomBitsGpu(gpu: Gpu, out: GPUBuffer, n: number, seed: number, offset: number): void {
-  launchElements(gpu, 'bits', out, n, seed, offset);
+export function randomBitsGpu(gpu: Gpu, out: GPUBuffer, n: number, seed: number, offset: number, maxBindingBytes?: number): void {
+  launchElements(gpu, 'bits', out, n, seed, offset, 0, 1, maxBindingBytes);
 }
 
-export function randomUniformGpu(gpu: Gpu, out: GPUBuffer, n: number, seed: number, offset: number): void {
-  launchElements(gpu, 'uniform', out, n, seed, offset);
+export function randomUniformGpu(gpu: Gpu, out: GPUBuffer, n: number, seed: number, offset: number, maxBindingBytes?: number): void {
+  launchElements(gpu, 'uniform', out, n, seed, offset, 0, 1, maxBindingBytes);
 }
 
-export function randomNormalGpu(gpu: Gpu, out: GPUBuffer, n: number, seed: number, offset: number, mean: number, std: number): void {
-  launchElements(gpu, 'normal', out, n, seed, offset, mean, std);
+export function randomNormalGpu(gpu: Gpu, out: GPUBuffer, n: number, seed: number, offset: number, mean: number, std: number, maxBindingBytes?: number): void {
+  launchElements(gpu, 'normal', out, n, seed, offset, mean, std, maxBindingBytes);
 }
 
 export function multinomialGpu(gpu: Gpu, weights: GPUBuffer, out: GPUBuffer, rows: number, n: number, seed: number, offset: number): void {
