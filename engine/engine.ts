@@ -41,7 +41,8 @@ export class Engine {
 
   /** A tensor from nested arrays or flat data with an explicit shape. */
   tensor(data: Nested | ArrayLike<number>, shape?: Shape, dtype: DType = 'f32'): Tensor {
-    const flat = isFlat(data) ? Array.from(data as ArrayLike<number>) : flatten(data as Nested);
+    // flat data goes to the backend as it is: a copy into a JS array fails past ~10^8 elements
+    const flat = isFlat(data) ? (data as ArrayLike<number>) : flatten(data as Nested);
     const s = shape ?? inferShape(data as Nested);
     if (shapeSize(s) !== flat.length) throw new Error(`tensor: ${flat.length} values do not fill shape ${formatShape(s)}`);
     return new Tensor(this.backend, this.backend.fromData(flat, dtype), s, dtype);
