@@ -10,7 +10,7 @@ export function formatTable(records: BenchRecord[]): string {
     r.gflops === undefined ? '' : r.gflops.toFixed(2),
     r.gbps === undefined ? '' : r.gbps.toFixed(2),
     r.pct_of_ceiling === undefined ? '' : r.pct_of_ceiling.toFixed(0),
-    r.tokens_per_s === undefined ? '' : r.tokens_per_s.toFixed(0),
+    r.tokens_per_s === undefined ? '' : r.tokens_per_s.toFixed(r.tokens_per_s < 10 ? 2 : 0),
     r.steps_per_s === undefined ? '' : r.steps_per_s.toFixed(1),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { benchAttention } from '../bench/attention.js';
 import { benchCopyBandwidth } from '../bench/ceiling.js';
 import { benchEndToEnd } from '../bench/e2e.js';
+import { benchGeneration } from '../bench/generation.js';
 import { formatJsonLines, formatTable } from '../bench/format.js';
 import { benchLora, benchMatmul } from '../bench/matmul.js';
 import { benchMemoryOps } from '../bench/ops.js';
@@ -13,8 +14,9 @@ export function benchCommand(): Command {
   return new Command('bench')
     .description('kernel microbenchmarks: matmul, attention, norms, cross-entropy, AdamW, against the copy-bandwidth ceiling')
     .option('--json', 'one JSON object per line instead of a table')
-    .option('--only <names>', 'comma-separated subset: copy,matmul,lora,attention,memory,e2e')
-    .action(async (opts: { json?: boolean; only?: string }) => {
+    .option('--only <names>', 'comma-separated subset: copy,matmul,lora,attention,memory,e2e,generation')
+    .option('--model <dir>', 'generation: time this model directory instead of the tiny preset')
+    .action(async (opts: { json?: boolean; only?: string; model?: string }) => {
       const gpu = await Gpu.open();
       if (!gpu) throw new Error('bench: no WebGPU adapter found (run scripts/setup.sh)');
       const only = opts.only ? new Set(opts.only.split(',')) : null;
@@ -46,6 +48,10 @@ export function benchCommand(): Command {
       if (wanted('e2e')) {
         progress('end to end (tiny preset) ...');
         records.push(...(await benchEndToEnd(Engine.onGpu(gpu))));
+      }
+      if (wanted('generation')) {
+        progress(`generation (${opts.model ?? 'tiny preset'}) ...`);
+        records.push(...(await benchGeneration(Engine.onGpu(gpu), opts.model, opts.model ? { batch: 1, promptTokens: 16, newTokens: 4 } : undefined)));
       }
       console.log(opts.json ? formatJsonLines(records) : formatTable(records));
       await gpu.close();
