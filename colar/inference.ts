@@ -14,7 +14,7 @@ import { Decoder } from './llama/decoder.js';
 import { continueTokens } from './llama/generate.js';
 import type { Llama } from './llama/model.js';
 import { HostRng, sampleToken, type SamplingOptions } from './llama/sampling.js';
-import { buildSlotBatch, type Pooling } from './sequence.js';
+import { buildSlotBatch, type Pooling, type SlotBatch } from './sequence.js';
 import { slotEmbeddings } from './sft.js';
 
 export interface AnswerSampling extends SamplingOptions {
@@ -105,11 +105,11 @@ export async function teacherForcedReasoning(model: Llama, tok: PromptTokenizer,
   const B = examples.length;
   const sep = separatorId(tok);
   const prompts = examples.map((r) => encodeInferencePrompt(tok, r.question, o.compression));
-  const L = Math.max(...prompts.map((p) => p.length));
-  const decoder = new Decoder(model, B, L + Math.max(...examples.map((r) => encodeExample(tok, r, 1).steps.length)) + 1 + o.answer.maxNewTokens);
+  const chains = goldChainSlots(tok, examples, o.compression, o.pooling);
+  const decoder = new Decoder(model, B, Math.max(...prompts.map((p) => p.length)) + chains.L + o.answer.maxNewTokens);
   try {
     (await decoder.prompt(prompts, tok.padId, false)).hidden.dispose();
-    const groups = await feedGoldChain(decoder, tok, examples, o.compression, o.pooling);
+    const groups = await feedGoldChain(decoder, chains);
     const answerStart = await decoder.tokens(new Array<number>(B).fill(sep), new Array<boolean>(B).fill(true));
     answerStart.hidden.dispose();
     const answerIds = await continueTokens(decoder, answerStart.logits, new HostRng(o.seed), { ...o.answer, eosIds: [tok.eosId], padId: tok.padId });
@@ -119,13 +119,16 @@ export async function teacherForcedReasoning(model: Llama, tok: PromptTokenizer,
   }
 }
 
-/** Feeds each row's gold chain as compressed-group embeddings; returns the groups per row. */
-export async function feedGoldChain(decoder: Decoder, tok: PromptTokenizer, examples: QuestionStepsAnswer[], compression: number, pooling: Pooling): Promise<number[]> {
-  // chain-only rows: slot 0 is the "###" the prompt already ends with, slots 1..n the groups
-  const chains = buildSlotBatch(
+/** Each row's gold chain compressed as in training, chain only: slot 0 is "###", slots 1..n the groups. */
+export function goldChainSlots(tok: PromptTokenizer, examples: QuestionStepsAnswer[], compression: number, pooling: Pooling): SlotBatch {
+  return buildSlotBatch(
     examples.map((r) => ({ question: [], steps: encodeExample(tok, r, compression).steps, answer: [] })),
     { compression, pooling, padId: tok.padId, random: () => 0 },
   );
+}
+
+/** Feeds each row's compressed groups after a prompt that ends with "###"; returns the groups per row. */
+export async function feedGoldChain(decoder: Decoder, chains: SlotBatch): Promise<number[]> {
   const groups = chains.chainSlots.map((n) => n - 1);
   const embeds = E.noGrad(() => slotEmbeddings(decoder.model, chains));
   try {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeExample, encodeInferencePrompt, separatorId } from '../../datasets/prompt.js';
 import { arithmeticDataset } from '../../datasets/synthetic.js';
-import { feedGoldChain, teacherForcedReasoning } from '../../colar/inference.js';
+import { feedGoldChain, goldChainSlots, teacherForcedReasoning } from '../../colar/inference.js';
 import { Decoder } from '../../colar/llama/decoder.js';
 import { buildRunModel } from '../../colar/run.js';
 import { resolveConfig } from '../../colar/train_config.js';
@@ -26,7 +26,7 @@ describe('teacher-forced compressed chain', () => {
         (await decoder.prompt(full, run.prompt.padId, false)).hidden.dispose();
       } else {
         (await decoder.prompt(prompts, run.prompt.padId, false)).hidden.dispose();
-        const groups = await feedGoldChain(decoder, run.prompt, records, 1, 'sqrt');
+        const groups = await feedGoldChain(decoder, goldChainSlots(run.prompt, records, 1, 'sqrt'));
         expect(groups).toEqual(records.map((r) => encodeExample(run.prompt, r, 1).steps.length - 1));
       }
       const step = await decoder.tokens(records.map(() => sep), records.map(() => true));
