@@ -2,7 +2,7 @@
 import type { BenchRecord } from './record.js';
 
 export function formatTable(records: BenchRecord[]): string {
-  const header = ['name', 'shape', 'ms', 'GFLOP/s', 'GB/s', '% ceiling', 'tokens/s', 'steps/s'];
+  const header = ['name', 'shape', 'ms', 'GFLOP/s', 'GB/s', '% ceiling', '% step', 'tokens/s', 'steps/s'];
   const rows = records.map((r) => [
     r.name,
     r.shape,
@@ -10,6 +10,7 @@ export function formatTable(records: BenchRecord[]): string {
     r.gflops === undefined ? '' : r.gflops.toFixed(2),
     r.gbps === undefined ? '' : r.gbps.toFixed(2),
     r.pct_of_ceiling === undefined ? '' : r.pct_of_ceiling.toFixed(0),
+    r.pct_of_step === undefined ? '' : r.pct_of_step.toFixed(1),
     r.tokens_per_s === undefined ? '' : r.tokens_per_s.toFixed(r.tokens_per_s < 10 ? 2 : 0),
     r.steps_per_s === undefined ? '' : r.steps_per_s.toFixed(1),
   ]);

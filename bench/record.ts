@@ -14,6 +14,8 @@ export interface BenchRecord {
   steps_per_s?: number;
   /** percentage of the adapter's measured ceiling for this kind of work (copy bandwidth or best matmul) */
   pct_of_ceiling?: number;
+  /** profiles: percentage of the profiled step's wall time */
+  pct_of_step?: number;
 }
 
 export interface TimingOptions {

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { benchAttention } from '../bench/attention.js';
 import { benchCopyBandwidth } from '../bench/ceiling.js';
-import { benchEndToEnd } from '../bench/e2e.js';
+import { benchEndToEnd, benchStepProfile } from '../bench/e2e.js';
 import { benchGeneration } from '../bench/generation.js';
 import { formatJsonLines, formatTable } from '../bench/format.js';
 import { benchLora, benchMatmul } from '../bench/matmul.js';
@@ -14,13 +14,14 @@ export function benchCommand(): Command {
   return new Command('bench')
     .description('kernel microbenchmarks: matmul, attention, norms, cross-entropy, AdamW, against the copy-bandwidth ceiling')
     .option('--json', 'one JSON object per line instead of a table')
-    .option('--only <names>', 'comma-separated subset: copy,matmul,lora,attention,memory,e2e,generation')
+    .option('--only <names>', 'comma-separated subset: copy,matmul,lora,attention,memory,e2e,generation,profile (profile: not in the default set)')
+    .option('--preset <name>', 'profile: the model preset whose CoLaR training step is profiled', 'tiny')
     .option('--model <dir>', 'generation: time this model directory instead of the tiny preset')
-    .action(async (opts: { json?: boolean; only?: string; model?: string }) => {
+    .action(async (opts: { json?: boolean; only?: string; model?: string; preset: string }) => {
       const gpu = await Gpu.open();
       if (!gpu) throw new Error('bench: no WebGPU adapter found (run scripts/setup.sh)');
       const only = opts.only ? new Set(opts.only.split(',')) : null;
-      const wanted = (name: string) => !only || only.has(name);
+      const wanted = (name: string) => (only ? only.has(name) : name !== 'profile');
       const progress = (msg: string) => {
         if (!opts.json) process.stderr.write(`${msg}\n`);
       };
@@ -52,6 +53,10 @@ export function benchCommand(): Command {
       if (wanted('generation')) {
         progress(`generation (${opts.model ?? 'tiny preset'}) ...`);
         records.push(...(await benchGeneration(Engine.onGpu(gpu), opts.model, opts.model ? { batch: 1, promptTokens: 16, newTokens: 4 } : undefined)));
+      }
+      if (wanted('profile')) {
+        progress(`profile of one training step (${opts.preset} preset) ...`);
+        records.push(...(await benchStepProfile(Engine.onGpu(gpu), gpu, opts.preset)));
       }
       console.log(opts.json ? formatJsonLines(records) : formatTable(records));
       await gpu.close();

@@ -46,6 +46,8 @@ export interface TrainConfig {
     /** validation questions answered at the end of each epoch */
     val_samples: number;
     max_steps: number | null;
+    /** batches of similar-length examples (less padding; the batch order stays random) */
+    group_by_length: boolean;
   };
   lora: { enabled: boolean; r: number; alpha: number; dropout: number; target_modules: string[] };
   colar: {
@@ -88,7 +90,7 @@ export const TINY_PRESET: TrainConfig = {
   out_dir: 'runs/tiny-cot',
   model: { preset: 'tiny', path: null, init_from: null, hidden_size: 64, layers: 2, heads: 4, kv_heads: 2, intermediate_size: 192 },
   data: { train: 'synthetic', val: 'synthetic', format: null, n_train: 4000, n_val: 200, numbers: 'digits' },
-  train: { epochs: 2, batch_size: 32, grad_accum: 1, lr: 2e-3, min_lr_ratio: 0.1, warmup_steps: 20, weight_decay: 0.01, grad_clip: 1.0, ckpt_every: 50, val_samples: 32, max_steps: null },
+  train: { epochs: 2, batch_size: 32, grad_accum: 1, lr: 2e-3, min_lr_ratio: 0.1, warmup_steps: 20, weight_decay: 0.01, grad_clip: 1.0, ckpt_every: 50, val_samples: 32, max_steps: null, group_by_length: true },
   lora: { enabled: false, r: 128, alpha: 32, dropout: 0, target_modules: ['q_proj', 'v_proj'] },
   colar: {
     max_compression_factor: 5, pooling: 'sqrt', latent_loss: 'mse', ce_weight: 1, latent_weight: 1, entropy_weight: 0,

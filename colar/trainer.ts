@@ -6,7 +6,7 @@
 
 import { join } from 'node:path';
 import * as E from '../engine/index.js';
-import { encodeExample } from '../datasets/prompt.js';
+import { encodeExample, type EncodedExample } from '../datasets/prompt.js';
 import type { QsaRecord } from '../datasets/record.js';
 import { Rng as HostShuffle } from '../datasets/rng.js';
 import { saveCheckpoint, startOrResume } from './checkpoint.js';
@@ -34,13 +34,38 @@ export function learningRate(step: number, totalSteps: number, c: TrainConfig['t
 
 /** The permutation of the training set for an epoch: a function of (seed, epoch) only. */
 export function epochOrder(n: number, seed: number, epoch: number): number[] {
-  const rng = new HostShuffle(seed * 1000003 + epoch);
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng.float() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
+  return shuffled(Array.from({ length: n }, (_, i) => i), new HostShuffle(seed * 1000003 + epoch));
+}
+
+/** Batches sorted together: a pool of this many batches is sorted by length before it is cut. */
+const LENGTH_POOL_BATCHES = 32;
+
+/**
+ * The epoch's order with every run of `batchSize` examples of similar length (group_by_length),
+ * so a batch pads to its own longest example rather than to a random one: the shuffled order is
+ * cut into pools of LENGTH_POOL_BATCHES batches, each pool sorted by length and cut into batches,
+ * and the full batches shuffled (a short last batch stays last). A function of (seed, epoch).
+ */
+export function lengthGroupedOrder(lengths: number[], batchSize: number, seed: number, epoch: number): number[] {
+  const order = epochOrder(lengths.length, seed, epoch);
+  const pool = batchSize * LENGTH_POOL_BATCHES;
+  const batches: number[][] = [];
+  for (let start = 0; start < order.length; start += pool) {
+    const sorted = order.slice(start, start + pool).sort((a, b) => lengths[a] - lengths[b] || a - b);
+    for (let b = 0; b < sorted.length; b += batchSize) batches.push(sorted.slice(b, b + batchSize));
   }
-  return order;
+  const last = batches.at(-1)!.length < batchSize ? batches.pop()! : [];
+  return [...shuffled(batches, new HostShuffle(seed * 1000003 + epoch + 0x9e3779b9)).flat(), ...last];
+}
+
+const encodedLength = (e: EncodedExample) => e.question.length + e.steps.length + e.answer.length;
+
+function shuffled<T>(items: T[], rng: HostShuffle): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.float() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
 }
 
 export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, data: { train: QsaRecord[]; val: QsaRecord[] }, opts: { resume: boolean; log?: (line: string) => void }): Promise<TrainResult> {
@@ -57,6 +82,8 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
   // for frozen ones (their inputs still need gradients); attention scores are not counted
   const trainable = new Set(params);
   const flopsPerToken = [...new Set([...run.model.namedParameters().values(), ...params])].reduce((f, p) => f + (trainable.has(p) ? 6 : 4) * p.size, 0);
+  // tokens of each example at speed 1 (a compressed chain shrinks with it): ~1 s for 20k examples
+  const lengths = t.group_by_length ? data.train.map((r) => encodedLength(encodeExample(run.prompt, r, 1))) : [];
   const stepsPerEpoch = Math.ceil(data.train.length / microPerStep);
   const totalSteps = Math.min(t.max_steps ?? Infinity, stepsPerEpoch * t.epochs);
   const factors = cfg.stage === 'colar' ? compressionChoices(cfg.colar.max_compression_factor) : [1];
@@ -71,7 +98,7 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
 
   try {
     while (state.step < totalSteps && state.epoch < t.epochs) {
-      const order = epochOrder(data.train.length, cfg.seed, state.epoch);
+      const order = t.group_by_length ? lengthGroupedOrder(lengths, t.batch_size, cfg.seed, state.epoch) : epochOrder(data.train.length, cfg.seed, state.epoch);
       while (state.batchInEpoch * microPerStep < order.length && state.step < totalSteps) {
         const started = performance.now();
         // one compression factor per optimizer step (the whole batch shares it), from the saved stream

@@ -5,6 +5,7 @@
 
 import { create, globals } from 'webgpu';
 import { BufferPool } from './buffer_pool.js';
+import { KernelProfiler, type KernelTime } from './profiler.js';
 
 export interface AdapterInfo {
   vendor: string;
@@ -52,6 +53,7 @@ export class Gpu {
   private readonly readback: GPUBuffer[] = [];
   private fatal: Error | null = null;
   private closed = false;
+  private profiler: KernelProfiler | null = null;
 
   private constructor(
     // Held for the device's whole life: dawn.node crashes if it is collected while work is in flight.
@@ -145,7 +147,7 @@ export class Gpu {
     groups: number | [number, number, number],
   ): void {
     this.check();
-    if (this.paramSlots >= MAX_DISPATCHES_PER_BATCH) this.flush();
+    if (this.paramSlots >= MAX_DISPATCHES_PER_BATCH || this.profiler?.full) this.flush();
     const entries: GPUBindGroupEntry[] = [];
     if (params) {
       if (params.length * 4 > PARAM_SLOT_BYTES) throw new Error(`kernel params exceed ${PARAM_SLOT_BYTES} bytes`);
@@ -160,11 +162,33 @@ export class Gpu {
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const [x, y, z] = typeof groups === 'number' ? grid2d(groups) : groups;
     if (x === 0 || y === 0 || z === 0) return;
+    if (this.profiler) {
+      this.endPass();
+      this.pass = this.commandEncoder().beginComputePass({ timestampWrites: this.profiler.timestampWrites(pipeline.label) });
+    }
     const pass = this.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    if (this.profiler) this.endPass();
     this.dispatchCount++;
+  }
+
+  /** Times every dispatch from now on (each in its own pass) until stopProfiling(). */
+  startProfiling(): void {
+    this.flush();
+    this.profiler ??= new KernelProfiler(this.device);
+  }
+
+  /** Finishes recorded work and returns the time of every dispatch since startProfiling(). */
+  async stopProfiling(): Promise<KernelTime[]> {
+    const profiler = this.profiler;
+    if (!profiler) throw new Error('stopProfiling() without startProfiling()');
+    await this.sync();
+    this.profiler = null;
+    const times = await profiler.collect();
+    profiler.destroy();
+    return times;
   }
 
   /** Records a buffer-to-buffer copy in stream order. */
@@ -191,6 +215,7 @@ export class Gpu {
     if (this.paramSlots > 0) {
       this.device.queue.writeBuffer(this.paramBuffer, 0, this.params.buffer, 0, this.paramSlots * PARAM_SLOT_BYTES);
     }
+    this.profiler?.resolve(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.paramSlots = 0;

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { applyOverrides, parseOverrideValue } from '../../colar/overrides.js';
 import { compressionChoices, resolveConfig, TINY_PRESET } from '../../colar/train_config.js';
-import { drawCompression, epochOrder, learningRate } from '../../colar/trainer.js';
+import fc from 'fast-check';
+import { drawCompression, epochOrder, learningRate, lengthGroupedOrder } from '../../colar/trainer.js';
 import { meanCI } from '../../colar/evaluate.js';
 
 describe('overrides', () => {
@@ -48,6 +49,31 @@ describe('schedule', () => {
     expect(epochOrder(50, 3, 1)).toEqual(a);
     expect(epochOrder(50, 3, 2)).not.toEqual(a);
     expect([...a].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+  it('groups batches by length: a permutation, by (seed, epoch) only, a short batch last, far less padding', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 3000 }), fc.integer({ min: 1, max: 70 }), fc.nat(99), (lengths, batch, seed) => {
+        const order = lengthGroupedOrder(lengths, batch, seed, 1);
+        expect([...order].sort((x, y) => x - y)).toEqual(lengths.map((_, i) => i));
+        expect(lengthGroupedOrder(lengths, batch, seed, 1)).toEqual(order);
+        // every full batch is one sorted run of a pool, so its lengths are ordered
+        for (let b = 0; b + batch <= order.length; b += batch) {
+          const run = order.slice(b, b + batch).map((i) => lengths[i]);
+          expect(run).toEqual([...run].sort((x, y) => x - y));
+        }
+      }),
+    );
+    // padded slots (each batch pads to its longest) on lengths like the built-in task's (62..159)
+    const lengths = Array.from({ length: 20000 }, (_, i) => 62 + ((i * 7919) % 98));
+    const padded = (order: number[]) => {
+      let slots = 0;
+      for (let b = 0; b < order.length; b += 64) slots += 64 * Math.max(...order.slice(b, b + 64).map((i) => lengths[i]));
+      return slots;
+    };
+    const tokens = lengths.reduce((s, l) => s + l, 0);
+    expect(tokens / padded(epochOrder(lengths.length, 0, 0))).toBeLessThan(0.75);
+    expect(tokens / padded(lengthGroupedOrder(lengths, 64, 0, 0))).toBeGreaterThan(0.95);
+    expect(lengthGroupedOrder(lengths, 64, 0, 1)).not.toEqual(lengthGroupedOrder(lengths, 64, 0, 0));
   });
   it('95% CI over seeds is 1.96·s/√n', () => {
     const { mean, ci95 } = meanCI([1, 2, 3, 4, 5]);

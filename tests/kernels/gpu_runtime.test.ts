@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Gpu, WGSL_GROUP_INDEX, f32bits } from '../../kernels/gpu.js';
 import { sizeClass } from '../../kernels/buffer_pool.js';
+import { summarizeKernelTimes } from '../../kernels/profiler.js';
 import { download, nanBuffer, testGpu, upload } from '../helpers/gpu.js';
 
 const AXPY = /* wgsl */ `
@@ -32,6 +33,28 @@ describe('gpu runtime', () => {
     let expected = 6;
     for (let k = 1; k <= 600; k++) expected += k % 3;
     expect([out[0], out[99], out[100]]).toEqual([expected, expected, 6]);
+    gpu.pool.release(x);
+    gpu.pool.release(y);
+  });
+
+  it('times every dispatch while profiling, in order, past one submit of queries, with results unchanged', async () => {
+    const gpu = await testGpu();
+    const n = 4096;
+    const x = upload(gpu, new Float32Array(n).fill(1));
+    const y = upload(gpu, new Float32Array(n).fill(0));
+    const [a, b] = ['test-axpy-a', 'test-axpy-b'].map((key) => gpu.pipeline(key, () => AXPY));
+    gpu.startProfiling();
+    for (let k = 0; k < 2500; k++) gpu.dispatch(k % 2 ? b : a, [x, y], [n, f32bits(1)], n / 64);
+    const times = await gpu.stopProfiling();
+    expect(times.map((t) => t.kernel)).toEqual(Array.from({ length: 2500 }, (_, k) => (k % 2 ? 'test-axpy-b' : 'test-axpy-a')));
+    expect(times.every((t) => Number.isFinite(t.ns) && t.ns >= 0)).toBe(true);
+    expect(times.reduce((s, t) => s + t.ns, 0)).toBeGreaterThan(0);
+    expect(summarizeKernelTimes(times).map((k) => [k.kernel, k.dispatches]).sort()).toEqual([['test-axpy-a', 1250], ['test-axpy-b', 1250]]);
+    expect((await download(gpu, y, n))[n - 1]).toBe(2500);
+    // profiling is off again: dispatches share one pass, nothing is timed
+    gpu.dispatch(a, [x, y], [n, f32bits(1)], n / 64);
+    expect((await download(gpu, y, n))[0]).toBe(2501);
+    await expect(gpu.stopProfiling()).rejects.toThrow(/without startProfiling/);
     gpu.pool.release(x);
     gpu.pool.release(y);
   });
