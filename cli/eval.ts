@@ -5,8 +5,10 @@ import { Engine } from '../engine/index.js';
 import { loadRecords } from '../datasets/load.js';
 import { arithmeticDataset } from '../datasets/synthetic.js';
 import { evaluateAccuracy, meanCI, type EvalMode } from '../colar/evaluate.js';
-import { loadRun } from '../colar/run.js';
+import { loadRun, type RunModel } from '../colar/run.js';
 import type { Pooling } from '../colar/sequence.js';
+import { latentWritingAccuracy, type WritingAccuracy } from '../colar/writing_accuracy.js';
+import type { QsaRecord } from '../datasets/record.js';
 
 interface EvalOpts {
   ckpt: string;
@@ -86,12 +88,26 @@ export function evalCommand(): Command {
           summary.push({ row: r.row, mode: r.mode, compression: r.compression, accuracy: a, chain_length: l, ms_per_question: t, per_seed_accuracy: acc, per_seed_chain_length: len });
           console.log(`${r.row.padEnd(20)} ${a.mean.toFixed(1).padStart(5)} ± ${a.ci95.toFixed(1).padEnd(6)} ${l.mean.toFixed(1).padStart(6)} ± ${l.ci95.toFixed(1).padEnd(5)} ${t.mean.toFixed(2).padStart(8)}`);
         }
+        const writing = o.teacherForced && run.head ? await writingRows(run, records, factors, cfg.colar.pooling as Pooling, batchSize) : [];
         const decoding = { greedy: o.greedy ?? false, deterministic: o.deterministic ?? false };
-        await writeFile(join(outDir, 'eval.json'), JSON.stringify({ ckpt: o.ckpt, data: o.data, questions: records.length, seeds, device: engine.backend.deviceName, decoding, rows: summary }, null, 2));
+        await writeFile(join(outDir, 'eval.json'), JSON.stringify({ ckpt: o.ckpt, data: o.data, questions: records.length, seeds, device: engine.backend.deviceName, decoding, rows: summary, writing }, null, 2));
         await writeFile(join(outDir, 'samples.jsonl'), lines.join('\n') + '\n');
         console.log(`wrote ${join(outDir, 'eval.json')} and samples.jsonl`);
       } finally {
         await engine.close();
       }
     });
+}
+
+/** The head's writing accuracy under the true prefix, per c (deterministic: no seeds). */
+async function writingRows(run: RunModel, records: QsaRecord[], factors: number[], pooling: Pooling, batchSize: number): Promise<WritingAccuracy[]> {
+  console.log('latent head, true prefix: own target nearest % (all / result-digit groups / others), relative error');
+  const rows: WritingAccuracy[] = [];
+  for (const c of factors) {
+    const w = await latentWritingAccuracy(run, records, { compression: c, pooling, batchSize });
+    rows.push(w);
+    const pct = (x: number) => (100 * x).toFixed(1).padStart(5);
+    console.log(`Head writes c=${c}       ${pct(w.nearest)} / ${pct(w.nearestResult)} / ${pct(w.nearestOther)}   ${w.relativeError.toFixed(3)}  (${w.slots} slots)`);
+  }
+  return rows;
 }
