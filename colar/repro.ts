@@ -131,7 +131,7 @@ export async function runRepro(engine: E.Engine, o: ReproOptions): Promise<Repro
     stages,
     rows,
     curves,
-    notes: findings(rows, rlCompression),
+    notes: findings(rows, rlCompression, curves),
   };
   await writeReproReport(o.outDir, results);
   return results;
@@ -144,7 +144,7 @@ async function readCurve(file: string): Promise<CurvePoint[]> {
 }
 
 /** The comparisons the issue asks for, computed from the rows (never typed in). */
-function findings(rows: ReproRow[], c: number): string[] {
+function findings(rows: ReproRow[], c: number, curves: Record<string, CurvePoint[]>): string[] {
   const byName = new Map(rows.map((r) => [r.row, r]));
   const sft = byName.get(`CoLaR-NLL c=${c}`);
   const rl = byName.get(`CoLaR-NLL-RL c=${c}`);
@@ -158,6 +158,12 @@ function findings(rows: ReproRow[], c: number): string[] {
     const read = byName.get(`Teacher-forced (MSE model) c=${k}`);
     const write = byName.get(`CoLaR-MSE c=${k}`);
     if (read && write) notes.push(`Reading vs writing the compressed chain at c=${k}: gold chain teacher-forced ${fmt(read.accuracy)} %, sampled latents ${fmt(write.accuracy)} %.`);
+  }
+  for (const [stage, points] of Object.entries(curves)) {
+    const rewards = points.map((p) => p.reward).filter((r): r is number => typeof r === 'number');
+    if (rewards.length === 0) continue;
+    const rewarded = rewards.filter((r) => r > 0).length;
+    notes.push(`RL stage ${stage}: ${rewarded} of ${rewards.length} steps had any reward${rewarded === 0 ? ' — every rollout scored 0, so every advantage, and the policy gradient, was 0' : ''}.`);
   }
   if (rl && noAvg) notes.push(`Without averaging (sum / 32): accuracy ${fmt(noAvg.accuracy)} %, #L ${fmt(noAvg.chainLength, 2)} (averaged: #L ${fmt(rl.chainLength, 2)}).`);
   return notes;
