@@ -12,6 +12,7 @@ import { arithmeticDataset } from '../datasets/synthetic.js';
 import { syntheticTokenizerFiles, SPECIAL_TOKENS, type NumberTokens } from '../datasets/vocab.js';
 import { latestCheckpoint, loadWeights, WEIGHTS } from './checkpoint.js';
 import { embeddingStd, LatentHead } from './latent_head.js';
+import { MultiTokenHeads } from './multi_token.js';
 import { parseLlamaConfig, toHF, type LlamaConfig } from './llama/config.js';
 import { initLlama } from './llama/init.js';
 import { loadModelDir } from './llama/load.js';
@@ -24,6 +25,8 @@ import type { TrainConfig } from './train_config.js';
 export interface RunModel {
   model: Llama;
   head: LatentHead | null;
+  /** the CoT stage's auxiliary heads (train.multi_token > 1), for training and resume only */
+  multiToken?: MultiTokenHeads;
   tokenizer: Tokenizer;
   prompt: PromptTokenizer;
 }
@@ -77,6 +80,7 @@ export function checkpointTensors(run: RunModel, cfg: TrainConfig): Map<string, 
   if (!cfg.lora.enabled) for (const [n, t] of run.model.namedParameters()) m.set(n, t);
   else for (const [n, t] of loraParameters(run.model, cfg.lora.target_modules)) m.set(n, t);
   if (run.head) for (const [n, t] of run.head.namedParameters()) m.set(n, t);
+  if (run.multiToken) for (const [n, t] of run.multiToken.namedParameters()) m.set(n, t);
   return m;
 }
 
@@ -94,6 +98,7 @@ export async function buildRunModel(engine: E.Engine, cfg: TrainConfig, withHead
   const model = cfg.model.path ? await loadModelDir(engine, cfg.model.path) : initLlama(engine, tinyConfig(cfg, tokenizer, prompt), rng);
   if (cfg.lora.enabled) applyLora(model, { r: cfg.lora.r, alpha: cfg.lora.alpha, dropout: cfg.lora.dropout, targetModules: cfg.lora.target_modules }, rng);
   const run: RunModel = { model, head: null, tokenizer, prompt };
+  if ((cfg.train.multi_token ?? 1) > 1) run.multiToken = MultiTokenHeads.init(engine, model.config.hiddenSize, cfg.train.multi_token);
   if (cfg.model.init_from) await loadInitFrom(cfg.model.init_from, new Map([...model.namedParameters(), ...checkpointTensors(run, cfg)]), true);
   if (withHead) {
     const parent = cfg.model.init_from ? await readRunConfig(cfg.model.init_from).catch(() => null) : null;

@@ -5,10 +5,12 @@
 //            (÷ embedStd, detached): 'mse' on one reparameterised sample, 'nll' as a diagonal
 //            Gaussian, 'soft-mse' = mse − α·entropy;
 //   total  = ceWeight·CE + latentWeight·latent + entropyWeight·entropy.
-// CoT SFT is the same with c = 1 and no latent head.
+// CoT SFT is the same with c = 1 and no latent head; it may add the multi-token objective
+// (multi_token.ts) to the total.
 
 import * as E from '../engine/index.js';
 import type { LatentHead } from './latent_head.js';
+import type { MultiTokenHeads } from './multi_token.js';
 import type { Llama } from './llama/model.js';
 import type { SlotBatch } from './sequence.js';
 
@@ -29,6 +31,8 @@ export interface SftLosses {
   ce: E.Tensor;
   latent: E.Tensor | null;
   entropy: E.Tensor | null;
+  /** the auxiliary multi-token CE (mean over its heads), when the run has them */
+  multiToken: E.Tensor | null;
 }
 
 const HALF_LOG_2PI_E = 0.5 * Math.log(2 * Math.PI * Math.E);
@@ -43,14 +47,18 @@ export function slotEmbeddings(model: Llama, batch: SlotBatch): E.Tensor {
   return width === 1 ? E.reshape(members, [B, L, model.config.hiddenSize]) : E.sum(members, { axis: 2 });
 }
 
-export function sftLosses(model: Llama, head: LatentHead | null, batch: SlotBatch, cfg: SftLossConfig, rng: E.Rng): SftLosses {
+export function sftLosses(model: Llama, head: LatentHead | null, batch: SlotBatch, cfg: SftLossConfig, rng: E.Rng, multiToken: MultiTokenHeads | null = null): SftLosses {
   const e = model.engine;
   const { B, L } = batch;
   const d = model.config.hiddenSize;
   const inputs = slotEmbeddings(model, batch);
   const { logits, hidden } = model.forward({ embeds: inputs, keyMask: e.tensor(batch.mask, [B, L]), dropoutRng: rng });
   const ce = E.crossEntropy(E.reshape(logits!, [B * L, -1]), e.tensor(batch.targets, [B * L], 'i32'));
-  if (!head || batch.latentSlots.length === 0) return { total: E.scale(ce, cfg.ceWeight), ce, latent: null, entropy: null };
+  const aux = multiToken ? multiToken.loss(model, hidden, batch.targets) : null;
+  if (!head || batch.latentSlots.length === 0) {
+    const total = E.scale(ce, cfg.ceWeight);
+    return { total: aux ? E.add(total, aux) : total, ce, latent: null, entropy: null, multiToken: aux };
+  }
 
   const N = batch.latentSlots.length;
   const h = E.embedding(E.reshape(hidden, [B * L, d]), e.tensor(batch.latentSlots, [N], 'i32'));
@@ -66,5 +74,5 @@ export function sftLosses(model: Llama, head: LatentHead | null, batch: SlotBatc
     latent = E.mseLoss(sample, target);
   }
   const total = E.add(E.add(E.scale(ce, cfg.ceWeight), E.scale(latent, cfg.latentWeight)), E.scale(entropy, cfg.entropyWeight));
-  return { total, ce, latent, entropy };
+  return { total: aux ? E.add(total, aux) : total, ce, latent, entropy, multiToken: aux };
 }

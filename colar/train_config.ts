@@ -48,6 +48,8 @@ export interface TrainConfig {
     max_steps: number | null;
     /** batches of similar-length examples (less padding; the batch order stays random) */
     group_by_length: boolean;
+    /** CoT/No-CoT: each slot also predicts the tokens 2..k ahead (multi_token.ts); 1 = off */
+    multi_token: number;
   };
   lora: { enabled: boolean; r: number; alpha: number; dropout: number; target_modules: string[] };
   colar: {
@@ -90,7 +92,7 @@ export const TINY_PRESET: TrainConfig = {
   out_dir: 'runs/tiny-cot',
   model: { preset: 'tiny', path: null, init_from: null, hidden_size: 64, layers: 2, heads: 4, kv_heads: 2, intermediate_size: 192 },
   data: { train: 'synthetic', val: 'synthetic', format: null, n_train: 4000, n_val: 200, numbers: 'digits' },
-  train: { epochs: 2, batch_size: 32, grad_accum: 1, lr: 2e-3, min_lr_ratio: 0.1, warmup_steps: 20, weight_decay: 0.01, grad_clip: 1.0, ckpt_every: 50, val_samples: 32, max_steps: null, group_by_length: true },
+  train: { epochs: 2, batch_size: 32, grad_accum: 1, lr: 2e-3, min_lr_ratio: 0.1, warmup_steps: 20, weight_decay: 0.01, grad_clip: 1.0, ckpt_every: 50, val_samples: 32, max_steps: null, group_by_length: true, multi_token: 1 },
   lora: { enabled: false, r: 128, alpha: 32, dropout: 0, target_modules: ['q_proj', 'v_proj'] },
   colar: {
     max_compression_factor: 5, pooling: 'sqrt', latent_loss: 'mse', ce_weight: 1, latent_weight: 1, entropy_weight: 0,
@@ -144,6 +146,8 @@ function validate(c: TrainConfig): void {
   positiveInt(c.train.grad_accum, 'train.grad_accum');
   positiveInt(c.train.epochs, 'train.epochs');
   positiveInt(c.train.ckpt_every, 'train.ckpt_every');
+  positiveInt(c.train.multi_token, 'train.multi_token');
+  if (c.train.multi_token > 1 && c.stage !== 'cot' && c.stage !== 'nocot') throw new Error(`config train.multi_token: a CoT-stage objective (stage cot or nocot), got ${c.train.multi_token} with stage ${c.stage}`);
   if (!(c.train.lr > 0)) throw new Error(`config train.lr: must be positive, got ${c.train.lr}`);
   if (!['sqrt', 'mean'].includes(c.colar.pooling)) throw new Error(`config colar.pooling: expected sqrt or mean, got ${c.colar.pooling}`);
   if (!['mse', 'nll', 'soft-mse'].includes(c.colar.latent_loss)) throw new Error(`config colar.latent_loss: expected mse, nll or soft-mse, got ${c.colar.latent_loss}`);
