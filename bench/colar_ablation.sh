@@ -24,6 +24,7 @@ t_eval=${T_EVAL:-600}
 eval_n=${EVAL_N:-500}
 eval_seeds=${EVAL_SEEDS:-3}
 extra=${EXTRA:-}   # key=value overrides for every training run
+cot_extra=${COT_EXTRA:-}   # overrides for the CoT runs only, e.g. train.multi_token=3 (a CoT-stage lever: compare two OUT dirs)
 cli="$node dist/cli/main.js"
 mkdir -p "$out/logs"
 
@@ -57,7 +58,8 @@ rl_then_eval() { # aggregation
 }
 
 stamp "phase 1: CoT seeds ($seeds), No-CoT seed 0; ${t_cot}s each, $jobs at a time"
-for s in $seeds; do launch sft cot "cot-s$s" "$s" "$t_cot" train.epochs="$cot_epochs"; done
+# shellcheck disable=SC2086
+for s in $seeds; do launch sft cot "cot-s$s" "$s" "$t_cot" train.epochs="$cot_epochs" $cot_extra; done
 launch sft nocot nocot-s0 0 "$t_cot" train.epochs="$cot_epochs"
 wait
 
