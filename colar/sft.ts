@@ -4,7 +4,8 @@
 //   latent — the latent head at each chain slot predicts the next slot's input embedding
 //            (÷ embedStd, detached): 'mse' on one reparameterised sample, 'nll' as a diagonal
 //            Gaussian, 'soft-mse' = mse − α·entropy;
-//   total  = ceWeight·CE + latentWeight·latent + entropyWeight·entropy.
+//   total  = ceWeight·CE + latentWeight·latent + entropyWeight·entropy
+//            (+ predEmbedForwardWeight·CE of a second pass fed the head's own samples).
 // CoT SFT is the same with c = 1 and no latent head; it may add the multi-token objective
 // (multi_token.ts) to the total.
 
@@ -22,6 +23,8 @@ export interface SftLossConfig {
   latentWeight: number;
   /** weight of the mean entropy of the latent Gaussian (soft-mse uses −α) */
   entropyWeight: number;
+  /** weight of the CE of a second pass fed the head's own samples (0: no second pass) */
+  predEmbedForwardWeight?: number;
 }
 
 export const DEFAULT_SFT_LOSS: SftLossConfig = { latentLoss: 'mse', ceWeight: 1, latentWeight: 1, entropyWeight: 0 };
@@ -33,6 +36,8 @@ export interface SftLosses {
   entropy: E.Tensor | null;
   /** the auxiliary multi-token CE (mean over its heads), when the run has them */
   multiToken: E.Tensor | null;
+  /** CE of the second pass on the head's own samples, when predEmbedForwardWeight > 0 */
+  predEmbedForward?: E.Tensor;
 }
 
 const HALF_LOG_2PI_E = 0.5 * Math.log(2 * Math.PI * Math.E);
@@ -66,13 +71,33 @@ export function sftLosses(model: Llama, head: LatentHead | null, batch: SlotBatc
   const target = E.noGrad(() => E.scale(E.embedding(E.reshape(inputs, [B * L, d]), nextSlots), 1 / head.embedStd));
   const { mean, logStd } = head.forward(h);
   const entropy = E.addScalar(E.mean(logStd), HALF_LOG_2PI_E);
-  let latent: E.Tensor;
-  if (cfg.latentLoss === 'nll') {
-    latent = E.neg(E.mean(E.gaussianLogProb(target, mean, logStd)));
-  } else {
-    const sample = E.add(mean, E.mul(E.exp(logStd), rng.normal(e, [N, d])));
-    latent = E.mseLoss(sample, target);
-  }
-  const total = E.add(E.add(E.scale(ce, cfg.ceWeight), E.scale(latent, cfg.latentWeight)), E.scale(entropy, cfg.entropyWeight));
-  return { total: aux ? E.add(total, aux) : total, ce, latent, entropy, multiToken: aux };
+  const sample = () => E.add(mean, E.mul(E.exp(logStd), rng.normal(e, [N, d])));
+  const mseSample = cfg.latentLoss === 'nll' ? null : sample();
+  const latent = mseSample ? E.mseLoss(mseSample, target) : E.neg(E.mean(E.gaussianLogProb(target, mean, logStd)));
+  let total = E.add(E.add(E.scale(ce, cfg.ceWeight), E.scale(latent, cfg.latentWeight)), E.scale(entropy, cfg.entropyWeight));
+  if (aux) total = E.add(total, aux);
+  const pefWeight = cfg.predEmbedForwardWeight ?? 0;
+  if (pefWeight === 0) return { total, ce, latent, entropy, multiToken: aux };
+  const predEmbedForward = ownLatentsCE(model, batch, inputs, E.scale(mseSample ?? sample(), head.embedStd));
+  return { total: E.add(total, E.scale(predEmbedForward, pefWeight)), ce, latent, entropy, multiToken: aux, predEmbedForward };
+}
+
+/**
+ * The reference's pred_embed_forward (COLAR_SPEC §2.3.4), at the embedding scale it intends: a
+ * second forward in which every slot the latent head predicts (each chain group after "###",
+ * and the answer's "###") is fed the head's own sample instead of the gold embedding, scored by
+ * the same CE. Gradients reach the head through the samples, so it learns to write latents the
+ * model can go on from — the exposure that free-running inference has and teacher forcing lacks.
+ */
+export function ownLatentsCE(model: Llama, batch: SlotBatch, inputs: E.Tensor, samples: E.Tensor): E.Tensor {
+  const e = model.engine;
+  const { B, L } = batch;
+  const d = model.config.hiddenSize;
+  const N = batch.latentSlots.length;
+  // one gather from [samples; gold inputs]: slot r reads sample k where r = latentSlots[k] + 1
+  const source = Int32Array.from({ length: B * L }, (_, r) => N + r);
+  batch.latentSlots.forEach((slot, k) => (source[slot + 1] = k));
+  const fed = E.embedding(E.concat([samples, E.reshape(inputs, [B * L, d])], 0), e.tensor(source, [B * L], 'i32'));
+  const { logits } = model.forward({ embeds: E.reshape(fed, [B, L, d]), keyMask: e.tensor(batch.mask, [B, L]) });
+  return E.crossEntropy(E.reshape(logits!, [B * L, -1]), e.tensor(batch.targets, [B * L], 'i32'));
 }

@@ -87,7 +87,7 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
   const stepsPerEpoch = Math.ceil(data.train.length / microPerStep);
   const totalSteps = Math.min(t.max_steps ?? Infinity, stepsPerEpoch * t.epochs);
   const factors = cfg.stage === 'colar' ? compressionChoices(cfg.colar.max_compression_factor) : [1];
-  const lossCfg: SftLossConfig = { latentLoss: cfg.colar.latent_loss as LatentLossKind, ceWeight: cfg.colar.ce_weight, latentWeight: cfg.colar.latent_weight, entropyWeight: cfg.colar.entropy_weight };
+  const lossCfg: SftLossConfig = { latentLoss: cfg.colar.latent_loss as LatentLossKind, ceWeight: cfg.colar.ce_weight, latentWeight: cfg.colar.latent_weight, entropyWeight: cfg.colar.entropy_weight, predEmbedForwardWeight: cfg.colar.pred_embed_forward_weight ?? 0 };
 
   const state = await startOrResume(runDir, opts.resume, cfg.seed, named, optimizer, log);
   const rng = E.Rng.fromState(state.rng);
@@ -104,7 +104,7 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
         // one compression factor per optimizer step (the whole batch shares it), from the saved stream
         const c = drawCompression(factors, hostUniform(cfg.seed, state.step), state.step / totalSteps, cfg.colar.curriculum_fraction);
         let tokens = 0;
-        const parts = { total: 0, ce: 0, latent: 0, multiToken: 0 };
+        const parts = { total: 0, ce: 0, latent: 0, multiToken: 0, predEmbedForward: 0 };
         for (let micro = 0; micro < t.grad_accum; micro++) {
           const first = (state.batchInEpoch * t.grad_accum + micro) * t.batch_size;
           const records = order.slice(first, first + t.batch_size).map((i) => data.train[i]);
@@ -118,14 +118,15 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
           const values = engine.scope(() => {
             const l = sftLosses(run.model, run.head, batch, lossCfg, rng, run.multiToken);
             E.backward(E.scale(l.total, 1 / t.grad_accum));
-            return [l.total, l.ce, l.latent ?? l.ce, l.multiToken ?? l.ce].map((x) => E.keep(x));
+            return [l.total, l.ce, l.latent ?? l.ce, l.multiToken ?? l.ce, l.predEmbedForward ?? l.ce].map((x) => E.keep(x));
           });
-          const [total, ce, latent, multiToken] = await Promise.all(values.map((v) => v.item()));
+          const [total, ce, latent, multiToken, predEmbedForward] = await Promise.all(values.map((v) => v.item()));
           values.forEach((v) => v.dispose());
           parts.total += total / t.grad_accum;
           parts.ce += ce / t.grad_accum;
           parts.latent += (run.head ? latent : 0) / t.grad_accum;
           parts.multiToken += (run.multiToken ? multiToken : 0) / t.grad_accum;
+          parts.predEmbedForward += predEmbedForward / t.grad_accum;
         }
         state.step++;
         state.batchInEpoch++;
@@ -136,7 +137,7 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
         const [, gradNorm] = await clip.array();
         clip.dispose();
         const seconds = (performance.now() - started) / 1000;
-        const record = { step: state.step, epoch: state.epoch + 1, c, loss: parts.total, ce: parts.ce, latent: run.head ? parts.latent : null, ...(run.multiToken ? { multi_token: parts.multiToken } : {}), lr: optimizer.lr, grad_norm: gradNorm, tokens_per_s: tokens / seconds, model_gflops_per_s: (flopsPerToken * tokens) / seconds / 1e9 };
+        const record = { step: state.step, epoch: state.epoch + 1, c, loss: parts.total, ce: parts.ce, latent: run.head ? parts.latent : null, ...(run.multiToken ? { multi_token: parts.multiToken } : {}), ...(lossCfg.predEmbedForwardWeight ? { pred_embed_forward: parts.predEmbedForward } : {}), lr: optimizer.lr, grad_norm: gradNorm, tokens_per_s: tokens / seconds, model_gflops_per_s: (flopsPerToken * tokens) / seconds / 1e9 };
         metrics.write(record);
         for (const [k, v] of Object.entries(record)) if (typeof v === 'number' && k !== 'step') tb.scalar(`train/${k}`, v, state.step);
         progress.tick(1, { loss: parts.total, c, 'tok/s': Math.round(tokens / seconds) });
