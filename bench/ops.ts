@@ -1,7 +1,7 @@
 // Memory-bound kernels, reported as GB/s and as a percentage of the measured copy ceiling.
 import { adamwGpu } from '../kernels/adamw.js';
 import { crossEntropyGpu } from '../kernels/cross_entropy.js';
-import { binaryGpu } from '../kernels/elementwise.js';
+import { binaryGpu, unaryGpu } from '../kernels/elementwise.js';
 import type { Gpu } from '../kernels/gpu.js';
 import { layerNormGpu, rmsNormGpu } from '../kernels/norm.js';
 import { ropeGpu } from '../kernels/rope.js';
@@ -28,6 +28,8 @@ function cases(): MemoryBench[] {
   const nParams = 4 << 20;
   const [B, T, H, D] = [4, 256, 32, 64];
   return [
+    // the most a shader can move: read and write each element once (x → 1·x, vec4 lanes)
+    { name: 'shader copy', shape: `${rows}x${d}`, bytes: 2 * rows * d * f4, buffers: [rows * d, rows * d], run: (g, [x, o]) => unaryGpu(g, 'scale', x, o, rows * d, 1) },
     { name: 'rmsnorm', shape: `${rows}x${d}`, bytes: 2 * rows * d * f4, buffers: [rows * d, d, rows * d, rows], run: (g, [x, w, o, r]) => rmsNormGpu(g, x, w, o, r, rows, d, 1e-5) },
     { name: 'layernorm', shape: `${rows}x${d}`, bytes: 2 * rows * d * f4, buffers: [rows * d, d, d, rows * d, rows, rows], run: (g, [x, w, b, o, m, r]) => layerNormGpu(g, x, w, b, o, m, r, rows, d, 1e-5) },
     { name: 'softmax', shape: `${rows}x${d}`, bytes: 2 * rows * d * f4, buffers: [rows * d, rows * d], run: (g, [x, o]) => softmaxGpu(g, x, o, rows, d, false) },
