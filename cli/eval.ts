@@ -23,6 +23,7 @@ interface EvalOpts {
   teacherForced?: boolean;
   greedy?: boolean;
   deterministic?: boolean;
+  snapLatents?: boolean;
 }
 
 function positiveInt(flag: string, value: string): number {
@@ -46,6 +47,7 @@ export function evalCommand(): Command {
     .option('--batch <n>', 'questions decoded together', '32')
     .option('--greedy', 'argmax tokens (CoT chain, stop decision, answer) instead of the paper\'s sampling')
     .option('--deterministic', 'feed the latent mean instead of a sample')
+    .option('--snap-latents', 'also a c = 1 row that feeds the token embedding nearest each latent (what the latents say vs how far they drift)')
     .option('--out <dir>', 'where to write eval.json and samples.jsonl (default: <ckpt>/eval)')
     .action(async (o: EvalOpts & { nocot?: boolean }) => {
       const n = positiveInt('--n', o.n);
@@ -55,11 +57,12 @@ export function evalCommand(): Command {
       try {
         const { cfg, run } = await loadRun(engine, o.ckpt);
         const records = o.data === 'synthetic' ? arithmeticDataset('test', n, cfg.seed) : (await loadRecords(o.data)).records.slice(0, n);
-        const rows: Array<{ row: string; mode: EvalMode; compression: number }> = [];
+        const rows: Array<{ row: string; mode: EvalMode; compression: number; snap?: boolean }> = [];
         if (o.nocot && cfg.stage !== 'nocot') rows.push({ row: 'No-CoT', mode: 'no-cot', compression: 1 });
         if (o.cot || cfg.stage === 'cot') rows.push({ row: 'CoT', mode: 'cot', compression: 1 });
         if (cfg.stage === 'nocot') rows.push({ row: 'No-CoT', mode: 'no-cot', compression: 1 });
         if (run.head) for (const c of factors) rows.push({ row: `CoLaR c=${c}`, mode: 'latent', compression: c });
+        if (run.head && o.snapLatents) rows.push({ row: 'CoLaR c=1 snapped', mode: 'latent', compression: 1, snap: true });
         if (o.teacherForced) for (const c of factors) rows.push({ row: `Teacher-forced c=${c}`, mode: 'teacher-forced', compression: c });
         const batchSize = positiveInt('--batch', o.batch);
         const outDir = o.out ?? join(o.ckpt, 'eval');
@@ -74,7 +77,7 @@ export function evalCommand(): Command {
           const ms: number[] = [];
           for (let s = 0; s < seeds; s++) {
             const res = await evaluateAccuracy(engine, run, records, {
-              mode: r.mode, compression: r.compression, seed: s, batchSize, pooling: cfg.colar.pooling as Pooling, greedy: o.greedy, deterministic: o.deterministic,
+              mode: r.mode, compression: r.compression, seed: s, batchSize, pooling: cfg.colar.pooling as Pooling, greedy: o.greedy, deterministic: o.deterministic, snapToTokens: r.snap,
               maxLatentSteps: positiveInt('--max-latent-steps', o.maxLatentSteps),
             });
             acc.push(100 * res.accuracy);

@@ -27,6 +27,8 @@ export interface EvalOptions {
   maxCotTokens?: number;
   /** how teacher-forced chains are compressed (the run's colar.pooling) */
   pooling?: Pooling;
+  /** latent mode, c = 1: feed the nearest token embedding of each latent (a diagnostic) */
+  snapToTokens?: boolean;
 }
 
 export interface SampleRecord {
@@ -62,6 +64,7 @@ export async function evaluateAccuracy(engine: E.Engine, run: RunModel, records:
         maxLatentSteps: o.maxLatentSteps ?? 64,
         latentTemperature: o.latentTemperature ?? 1,
         deterministic: o.deterministic ?? false,
+        snapToTokens: o.snapToTokens,
         stopTemperature: o.greedy ? 0 : 1,
         answer: o.greedy ? { greedy: true, maxNewTokens: 16 } : PAPER_ANSWER_SAMPLING,
         seed,

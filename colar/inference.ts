@@ -35,6 +35,11 @@ export interface LatentInferenceOptions {
   seed: number;
   /** keep the fed latents on the host (GRPO rollouts score them afterwards) */
   captureLatents?: boolean;
+  /**
+   * A diagnostic, not the method (c = 1 only): feed the token embedding nearest each latent,
+   * separating what the latents say from how far they drift off the embedding table.
+   */
+  snapToTokens?: boolean;
 }
 
 export interface ReasoningResult {
@@ -50,6 +55,7 @@ export async function latentReasoning(model: Llama, head: LatentHead, tok: Promp
   const e = model.engine;
   const B = questions.length;
   const sep = separatorId(tok);
+  if (o.snapToTokens && o.compression !== 1) throw new Error(`snapping latents to token embeddings needs compression 1 (a group of ${o.compression} tokens is no single token), got ${o.compression}`);
   const prompts = questions.map((q) => encodeInferencePrompt(tok, q, o.compression));
   const L = Math.max(...prompts.map((p) => p.length));
   const decoder = new Decoder(model, B, L + o.maxLatentSteps + 1 + o.answer.maxNewTokens);
@@ -67,7 +73,8 @@ export async function latentReasoning(model: Llama, head: LatentHead, tok: Promp
         e.scope(() => {
           const { mean, logStd } = head.forward(step.hidden);
           const sample = o.deterministic ? mean : E.add(mean, E.mul(E.scale(E.exp(logStd), o.latentTemperature), noise.normal(e, mean.shape)));
-          return E.scale(sample, head.embedStd);
+          const z = E.scale(sample, head.embedStd);
+          return o.snapToTokens ? nearestTokenEmbeddings(model, z) : z;
         }),
       );
       step.hidden.dispose();
@@ -94,6 +101,13 @@ export async function latentReasoning(model: Llama, head: LatentHead, tok: Promp
   } finally {
     decoder.dispose();
   }
+}
+
+/** The rows of the embedding table nearest (L2) each latent [B, 1, d]: argmax of 2·z·E − ‖E‖². */
+export function nearestTokenEmbeddings(model: Llama, z: E.Tensor): E.Tensor {
+  const table = model.embedTokens;
+  const score = E.sub(E.matmul(z, table, { transB: true, alpha: 2 }), E.sum(E.square(table), { axis: 1 }));
+  return model.embed(E.argmax(score));
 }
 
 /**
