@@ -89,12 +89,7 @@ export async function trainRl(engine: E.Engine, cfg: TrainConfig, run: RunModel,
       }
 
       // one pass over shuffled minibatches
-      const shuffle = new HostRng(cfg.seed * 31 + state.step);
-      const order = experience.map((_, i) => i);
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = Math.floor(shuffle.float() * (i + 1));
-        [order[i], order[j]] = [order[j], order[i]];
-      }
+      const order = new HostRng(cfg.seed * 31 + state.step).shuffle(experience.map((_, i) => i));
       const parts = { latentLoss: 0, answerLoss: 0, clip: 0, batches: 0 };
       for (let i = 0; i < order.length; i += rl.exp_batch_size) {
         const mb = order.slice(i, i + rl.exp_batch_size).map((k) => experience[k]);

@@ -34,7 +34,7 @@ export function learningRate(step: number, totalSteps: number, c: TrainConfig['t
 
 /** The permutation of the training set for an epoch: a function of (seed, epoch) only. */
 export function epochOrder(n: number, seed: number, epoch: number): number[] {
-  return shuffled(Array.from({ length: n }, (_, i) => i), new HostShuffle(seed * 1000003 + epoch));
+  return new HostShuffle(seed * 1000003 + epoch).shuffle(Array.from({ length: n }, (_, i) => i));
 }
 
 /** Batches sorted together: a pool of this many batches is sorted by length before it is cut. */
@@ -55,18 +55,10 @@ export function lengthGroupedOrder(lengths: number[], batchSize: number, seed: n
     for (let b = 0; b < sorted.length; b += batchSize) batches.push(sorted.slice(b, b + batchSize));
   }
   const last = batches.at(-1)!.length < batchSize ? batches.pop()! : [];
-  return [...shuffled(batches, new HostShuffle(seed * 1000003 + epoch + 0x9e3779b9)).flat(), ...last];
+  return [...new HostShuffle(seed * 1000003 + epoch + 0x9e3779b9).shuffle(batches).flat(), ...last];
 }
 
 const encodedLength = (e: EncodedExample) => e.question.length + e.steps.length + e.answer.length;
-
-function shuffled<T>(items: T[], rng: HostShuffle): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(rng.float() * (i + 1));
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-  return items;
-}
 
 export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, data: { train: QsaRecord[]; val: QsaRecord[] }, opts: { resume: boolean; log?: (line: string) => void }): Promise<TrainResult> {
   const log = opts.log ?? ((line: string) => console.log(line));

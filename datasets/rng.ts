@@ -30,4 +30,13 @@ export class Rng {
   pick<T>(items: readonly T[]): T {
     return items[Math.floor(this.float() * items.length)] as T;
   }
+
+  /** Shuffles `items` in place (Fisher–Yates) and returns it. */
+  shuffle<T>(items: T[]): T[] {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = Math.floor(this.float() * (i + 1));
+      [items[i], items[j]] = [items[j], items[i]];
+    }
+    return items;
+  }
 }
