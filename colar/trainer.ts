@@ -96,7 +96,8 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
         // one compression factor per optimizer step (the whole batch shares it), from the saved stream
         const c = drawCompression(factors, hostUniform(cfg.seed, state.step), state.step / totalSteps, cfg.colar.curriculum_fraction);
         let tokens = 0;
-        const parts = { total: 0, ce: 0, latent: 0, multiToken: 0, predEmbedForward: 0 };
+        // the loss and each part the step computed, averaged over micro-batches, under their metric names
+        const parts: Record<string, number> = {};
         for (let micro = 0; micro < t.grad_accum; micro++) {
           const first = (state.batchInEpoch * t.grad_accum + micro) * t.batch_size;
           const records = order.slice(first, first + t.batch_size).map((i) => data.train[i]);
@@ -107,18 +108,17 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
             { compression: c, pooling: cfg.colar.pooling as Pooling, padId: run.prompt.padId, random: labelDraw, withSteps: cfg.stage !== 'nocot' },
           );
           tokens += batch.mask.reduce((s, m) => s + m, 0);
-          const values = engine.scope(() => {
+          const computed = engine.scope(() => {
             const l = sftLosses(run.model, run.head, batch, lossCfg, rng, run.multiToken);
             E.backward(E.scale(l.total, 1 / t.grad_accum));
-            return [l.total, l.ce, l.latent ?? l.ce, l.multiToken ?? l.ce, l.predEmbedForward ?? l.ce].map((x) => E.keep(x));
+            const named = { loss: l.total, ce: l.ce, latent: l.latent, multi_token: l.multiToken, pred_embed_forward: l.predEmbedForward };
+            return Object.entries(named).flatMap(([name, x]) => (x ? [{ name, x: E.keep(x) }] : []));
           });
-          const [total, ce, latent, multiToken, predEmbedForward] = await Promise.all(values.map((v) => v.item()));
-          values.forEach((v) => v.dispose());
-          parts.total += total / t.grad_accum;
-          parts.ce += ce / t.grad_accum;
-          parts.latent += (run.head ? latent : 0) / t.grad_accum;
-          parts.multiToken += (run.multiToken ? multiToken : 0) / t.grad_accum;
-          parts.predEmbedForward += predEmbedForward / t.grad_accum;
+          const values = await Promise.all(computed.map(({ x }) => x.item()));
+          computed.forEach(({ name, x }, i) => {
+            parts[name] = (parts[name] ?? 0) + values[i] / t.grad_accum;
+            x.dispose();
+          });
         }
         state.step++;
         state.batchInEpoch++;
@@ -129,11 +129,12 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
         const [, gradNorm] = await clip.array();
         clip.dispose();
         const seconds = (performance.now() - started) / 1000;
-        const record = { step: state.step, epoch: state.epoch + 1, c, loss: parts.total, ce: parts.ce, latent: run.head ? parts.latent : null, ...(run.multiToken ? { multi_token: parts.multiToken } : {}), ...(lossCfg.predEmbedForwardWeight ? { pred_embed_forward: parts.predEmbedForward } : {}), lr: optimizer.lr, grad_norm: gradNorm, tokens_per_s: tokens / seconds, model_gflops_per_s: (flopsPerToken * tokens) / seconds / 1e9 };
+        const { loss, ce, latent = null, ...extra } = parts;
+        const record = { step: state.step, epoch: state.epoch + 1, c, loss, ce, latent, ...extra, lr: optimizer.lr, grad_norm: gradNorm, tokens_per_s: tokens / seconds, model_gflops_per_s: (flopsPerToken * tokens) / seconds / 1e9 };
         metrics.write(record);
         for (const [k, v] of Object.entries(record)) if (typeof v === 'number' && k !== 'step') tb.scalar(`train/${k}`, v, state.step);
-        progress.tick(1, { loss: parts.total, c, 'tok/s': Math.round(tokens / seconds) });
-        if (!Number.isFinite(parts.total)) throw new Error(`step ${state.step}: the loss is ${parts.total}; the last good checkpoint is kept (lower train.lr?)`);
+        progress.tick(1, { loss, c, 'tok/s': Math.round(tokens / seconds) });
+        if (!Number.isFinite(loss)) throw new Error(`step ${state.step}: the loss is ${loss}; the last good checkpoint is kept (lower train.lr?)`);
         if (state.step % t.ckpt_every === 0) await save(`step-${String(state.step).padStart(6, '0')}`);
       }
       if (state.batchInEpoch * microPerStep >= data.train.length) {
