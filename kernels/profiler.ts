@@ -13,7 +13,7 @@ export interface KernelTime {
 export class KernelProfiler {
   private readonly querySet: GPUQuerySet;
   private labels: string[] = [];
-  private readonly pending: { staging: GPUBuffer; labels: string[] }[] = [];
+  private readonly pending: { resolved: GPUBuffer; staging: GPUBuffer; labels: string[] }[] = [];
 
   constructor(private readonly device: GPUDevice) {
     if (!device.features.has('timestamp-query')) {
@@ -42,19 +42,20 @@ export class KernelProfiler {
     const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     encoder.resolveQuerySet(this.querySet, 0, 2 * this.labels.length, resolved, 0);
     encoder.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
-    this.pending.push({ staging, labels: this.labels });
+    this.pending.push({ resolved, staging, labels: this.labels });
     this.labels = [];
   }
 
   /** Every dispatch timed since the last collect, in submission order (call after a flush). */
   async collect(): Promise<KernelTime[]> {
     const out: KernelTime[] = [];
-    for (const { staging, labels } of this.pending.splice(0)) {
+    for (const { resolved, staging, labels } of this.pending.splice(0)) {
       await staging.mapAsync(GPUMapMode.READ);
       const stamps = new BigUint64Array(staging.getMappedRange());
       labels.forEach((kernel, i) => out.push({ kernel, ns: Number(stamps[2 * i + 1] - stamps[2 * i]) }));
       staging.unmap();
       staging.destroy();
+      resolved.destroy();
     }
     return out;
   }
