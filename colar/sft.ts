@@ -52,6 +52,21 @@ export function slotEmbeddings(model: Llama, batch: SlotBatch): E.Tensor {
   return width === 1 ? E.reshape(members, [B, L, model.config.hiddenSize]) : E.sum(members, { axis: 2 });
 }
 
+/**
+ * What the latent head learns from, per chain slot (batch.latentSlots): the hidden state it reads
+ * [N, d], and its target — the next slot's input embedding ÷ embedStd, detached [N, d].
+ */
+export function latentHeadPairs(model: Llama, batch: SlotBatch, inputs: E.Tensor, hidden: E.Tensor, embedStd: number): { h: E.Tensor; target: E.Tensor } {
+  const e = model.engine;
+  const { B, L } = batch;
+  const d = model.config.hiddenSize;
+  const N = batch.latentSlots.length;
+  const h = E.embedding(E.reshape(hidden, [B * L, d]), e.tensor(batch.latentSlots, [N], 'i32'));
+  const nextSlots = e.tensor(batch.latentSlots.map((i) => i + 1), [N], 'i32');
+  const target = E.noGrad(() => E.scale(E.embedding(E.reshape(inputs, [B * L, d]), nextSlots), 1 / embedStd));
+  return { h, target };
+}
+
 export function sftLosses(model: Llama, head: LatentHead | null, batch: SlotBatch, cfg: SftLossConfig, rng: E.Rng, multiToken: MultiTokenHeads | null = null): SftLosses {
   const e = model.engine;
   const { B, L } = batch;
@@ -66,9 +81,7 @@ export function sftLosses(model: Llama, head: LatentHead | null, batch: SlotBatc
   }
 
   const N = batch.latentSlots.length;
-  const h = E.embedding(E.reshape(hidden, [B * L, d]), e.tensor(batch.latentSlots, [N], 'i32'));
-  const nextSlots = e.tensor(batch.latentSlots.map((i) => i + 1), [N], 'i32');
-  const target = E.noGrad(() => E.scale(E.embedding(E.reshape(inputs, [B * L, d]), nextSlots), 1 / head.embedStd));
+  const { h, target } = latentHeadPairs(model, batch, inputs, hidden, head.embedStd);
   const { mean, logStd } = head.forward(h);
   const entropy = E.addScalar(E.mean(logStd), HALF_LOG_2PI_E);
   const sample = () => E.add(mean, E.mul(E.exp(logStd), rng.normal(e, [N, d])));

@@ -9,7 +9,7 @@ import { encodeExample } from '../datasets/prompt.js';
 import type { QuestionStepsAnswer } from '../datasets/record.js';
 import type { RunModel } from './run.js';
 import { buildSlotBatch, type Pooling } from './sequence.js';
-import { slotEmbeddings } from './sft.js';
+import { latentHeadPairs, slotEmbeddings } from './sft.js';
 
 export interface WritingAccuracy {
   compression: number;
@@ -28,6 +28,7 @@ export async function latentWritingAccuracy(run: RunModel, examples: QuestionSte
   const { model, head, prompt } = run;
   if (!head) throw new Error('writing accuracy needs a CoLaR run (one with a latent head)');
   const d = model.config.hiddenSize;
+  const origin = new Float32Array(d);
   const counts = { slots: 0, right: 0, result: 0, resultRight: 0, error: 0, norm: 0 };
   const batchSize = o.batchSize ?? 32;
   for (let i = 0; i < examples.length; i += batchSize) {
@@ -36,12 +37,10 @@ export async function latentWritingAccuracy(run: RunModel, examples: QuestionSte
     const N = batch.latentSlots.length;
     const [predicted, target] = E.noGrad(() =>
       model.engine.scope(() => {
-        const inputs = E.reshape(slotEmbeddings(model, batch), [batch.B * batch.L, d]);
-        const { hidden } = model.forward({ embeds: E.reshape(inputs, [batch.B, batch.L, d]), keyMask: model.engine.tensor(batch.mask, [batch.B, batch.L]) });
-        const slots = model.engine.tensor(batch.latentSlots, [N], 'i32');
-        const next = model.engine.tensor(batch.latentSlots.map((s) => s + 1), [N], 'i32');
-        const mean = head.forward(E.embedding(E.reshape(hidden, [batch.B * batch.L, d]), slots)).mean;
-        return [mean, E.scale(E.embedding(inputs, next), 1 / head.embedStd)].map((t) => E.keep(t));
+        const inputs = slotEmbeddings(model, batch);
+        const { hidden } = model.forward({ embeds: inputs, keyMask: model.engine.tensor(batch.mask, [batch.B, batch.L]), logitsFor: 'none' });
+        const pairs = latentHeadPairs(model, batch, inputs, hidden, head.embedStd);
+        return [head.forward(pairs.h).mean, pairs.target].map((t) => E.keep(t));
       }),
     );
     const [p, t] = [await predicted.data(), await target.data()];
@@ -59,7 +58,7 @@ export async function latentWritingAccuracy(run: RunModel, examples: QuestionSte
         counts.resultRight += Number(nearest);
       }
       counts.error += own;
-      counts.norm += squaredDistance(t, a, new Float32Array(d), 0, d);
+      counts.norm += squaredDistance(t, a, origin, 0, d);
     }
   }
   return {
