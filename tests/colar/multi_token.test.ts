@@ -33,6 +33,19 @@ describe('multi-token objective', () => {
     const mean = ((await expected(2).item()) + (await expected(3).item())) / 2;
     expect(await zero.loss(run.model, hidden, batch.targets).item()).toBeCloseTo(mean, 10);
 
+    // with trained heads: head j scores the LM head on h + W_j·h (computed here on the host)
+    const rows = batch.B * batch.L;
+    const h = await hidden.array();
+    const rand = seeded(7);
+    const weights = [0, 1].map(() => Array.from({ length: d * d }, () => 0.3 * (rand() - 0.5)));
+    const reference = async (w: number[], ahead: number) => {
+      const moved = h.map((v, i) => v + Array.from({ length: d }, (_, k) => w[(i % d) * d + k] * h[Math.floor(i / d) * d + k]).reduce((s, x) => s + x, 0));
+      return E.crossEntropy(run.model.lmLogits(cpu.tensor(moved, [rows, d])), cpu.tensor(targetsAhead(batch.targets, batch.B, batch.L, ahead), [rows], 'i32')).item();
+    };
+    const trained = new MultiTokenHeads(weights.map((w) => cpu.tensor(w, [d, d])));
+    const referenceMean = ((await reference(weights[0], 2)) + (await reference(weights[1], 3))) / 2;
+    expect(await trained.loss(run.model, hidden, batch.targets).item()).toBeCloseTo(referenceMean, 10);
+
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: 1000 }), fc.nat(d * d - 1), fc.integer({ min: 0, max: 1 }), async (seed, entry, head) => {
         const rand = seeded(seed);
