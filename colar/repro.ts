@@ -144,7 +144,7 @@ async function readCurve(file: string): Promise<CurvePoint[]> {
 }
 
 /** The comparisons the issue asks for, computed from the rows (never typed in). */
-function findings(rows: ReproRow[], c: number, curves: Record<string, CurvePoint[]>): string[] {
+export function findings(rows: ReproRow[], c: number, curves: Record<string, CurvePoint[]>): string[] {
   const byName = new Map(rows.map((r) => [r.row, r]));
   const sft = byName.get(`CoLaR-NLL c=${c}`);
   const rl = byName.get(`CoLaR-NLL-RL c=${c}`);
