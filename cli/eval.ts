@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { Engine } from '../engine/index.js';
 import { loadRecords } from '../datasets/load.js';
+import { STEP_JOIN } from '../datasets/prompt.js';
 import { arithmeticDataset } from '../datasets/synthetic.js';
-import { evaluateAccuracy, meanCI, type EvalMode } from '../colar/evaluate.js';
+import { evaluateAccuracy, meanCI, type EvalMode, type SampleRecord } from '../colar/evaluate.js';
 import { loadRun, type RunModel } from '../colar/run.js';
 import type { Pooling } from '../colar/sequence.js';
 import { latentWritingAccuracy, type WritingAccuracy } from '../colar/writing_accuracy.js';
@@ -24,6 +25,7 @@ interface EvalOpts {
   greedy?: boolean;
   deterministic?: boolean;
   snapLatents?: boolean;
+  trace?: boolean;
 }
 
 function positiveInt(flag: string, value: string): number {
@@ -48,6 +50,7 @@ export function evalCommand(): Command {
     .option('--greedy', 'argmax tokens (CoT chain, stop decision, answer) instead of the paper\'s sampling')
     .option('--deterministic', 'feed the latent mean instead of a sample')
     .option('--snap-latents', 'also a c = 1 row that feeds the token embedding nearest each latent (what the latents say vs how far they drift)')
+    .option('--trace', 'record what each latent reads as (nearest token, drift off the embedding table, stop probability) in samples.jsonl, and print one chain per latent row')
     .option('--out <dir>', 'where to write eval.json and samples.jsonl (default: <ckpt>/eval)')
     .action(async (o: EvalOpts & { nocot?: boolean }) => {
       const n = positiveInt('--n', o.n);
@@ -75,21 +78,24 @@ export function evalCommand(): Command {
           const acc: number[] = [];
           const len: number[] = [];
           const ms: number[] = [];
+          let firstTraced: SampleRecord | undefined;
           for (let s = 0; s < seeds; s++) {
             const res = await evaluateAccuracy(engine, run, records, {
-              mode: r.mode, compression: r.compression, seed: s, batchSize, pooling: cfg.colar.pooling as Pooling, greedy: o.greedy, deterministic: o.deterministic, snapToTokens: r.snap,
+              mode: r.mode, compression: r.compression, seed: s, batchSize, pooling: cfg.colar.pooling as Pooling, greedy: o.greedy, deterministic: o.deterministic, snapToTokens: r.snap, trace: o.trace,
               maxLatentSteps: positiveInt('--max-latent-steps', o.maxLatentSteps),
             });
             acc.push(100 * res.accuracy);
             len.push(res.meanChain);
             ms.push(res.msPerQuestion);
             for (const sample of res.samples) lines.push(JSON.stringify({ row: r.row, seed: s, ...sample }));
+            firstTraced ??= res.samples[0]?.latent_trace && res.samples[0];
           }
           const a = meanCI(acc);
           const l = meanCI(len);
           const t = meanCI(ms);
           summary.push({ row: r.row, mode: r.mode, compression: r.compression, accuracy: a, chain_length: l, ms_per_question: t, per_seed_accuracy: acc, per_seed_chain_length: len });
           console.log(`${r.row.padEnd(20)} ${a.mean.toFixed(1).padStart(5)} ± ${a.ci95.toFixed(1).padEnd(6)} ${l.mean.toFixed(1).padStart(6)} ± ${l.ci95.toFixed(1).padEnd(5)} ${t.mean.toFixed(2).padStart(8)}`);
+          if (firstTraced) printTrace(firstTraced, records[0]);
         }
         const writing = o.teacherForced && run.head ? await writingRows(run, records, factors, cfg.colar.pooling as Pooling, batchSize) : [];
         const decoding = { greedy: o.greedy ?? false, deterministic: o.deterministic ?? false };
@@ -100,6 +106,14 @@ export function evalCommand(): Command {
         await engine.close();
       }
     });
+}
+
+/** One question's latent chain as its nearest tokens, beside the gold chain. */
+function printTrace(sample: SampleRecord, record: QsaRecord): void {
+  const t = sample.latent_trace!;
+  const mean = t.drift.reduce((s, x) => s + x, 0) / Math.max(1, t.drift.length);
+  console.log(`  gold  ${JSON.stringify(record.steps.join(STEP_JOIN))} → ${record.answer}`);
+  console.log(`  reads ${JSON.stringify(t.nearest.join(''))} → ${JSON.stringify(sample.prediction)}  (drift mean ${mean.toFixed(2)}, max ${Math.max(0, ...t.drift).toFixed(2)}; p(stop) at the end ${(t.p_stop.at(-1) ?? 0).toFixed(2)})`);
 }
 
 /** The head's writing accuracy under the true prefix, per c (deterministic: no seeds). */

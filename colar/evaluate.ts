@@ -29,6 +29,8 @@ export interface EvalOptions {
   pooling?: Pooling;
   /** latent mode, c = 1: feed the nearest token embedding of each latent (a diagnostic) */
   snapToTokens?: boolean;
+  /** latent mode: record each latent's nearest token, drift and stop probability per sample */
+  trace?: boolean;
 }
 
 export interface SampleRecord {
@@ -38,6 +40,8 @@ export interface SampleRecord {
   prediction: string;
   chain_length: number;
   correct: boolean;
+  /** with trace: per latent step, the nearest token's text, the drift and the stop probability */
+  latent_trace?: { nearest: string[]; drift: number[]; p_stop: number[] };
 }
 
 export interface EvalResult {
@@ -65,6 +69,7 @@ export async function evaluateAccuracy(engine: E.Engine, run: RunModel, records:
         latentTemperature: o.latentTemperature ?? 1,
         deterministic: o.deterministic ?? false,
         snapToTokens: o.snapToTokens,
+        trace: o.trace,
         stopTemperature: o.greedy ? 0 : 1,
         answer: o.greedy ? { greedy: true, maxNewTokens: 16 } : PAPER_ANSWER_SAMPLING,
         seed,
@@ -82,7 +87,11 @@ export async function evaluateAccuracy(engine: E.Engine, run: RunModel, records:
     }
     batch.forEach((r, k) => {
       const prediction = run.tokenizer.decode(result.answerIds[k], { skipSpecialTokens: true });
-      samples.push({ id: r.id, question: r.question, gold: r.answer, prediction, chain_length: result.chainLengths[k], correct: isCorrectAnswer(r.answer, prediction) });
+      const trace = result.traces?.[k];
+      samples.push({
+        id: r.id, question: r.question, gold: r.answer, prediction, chain_length: result.chainLengths[k], correct: isCorrectAnswer(r.answer, prediction),
+        ...(trace && { latent_trace: { nearest: trace.nearest.map((id) => run.tokenizer.decode([id])), drift: trace.drift, p_stop: trace.pStop } }),
+      });
     });
   }
   const accuracy = samples.filter((s) => s.correct).length / Math.max(1, samples.length);

@@ -13,7 +13,7 @@ import type { LatentHead } from './latent_head.js';
 import { Decoder } from './llama/decoder.js';
 import { continueTokens } from './llama/generate.js';
 import type { Llama } from './llama/model.js';
-import { HostRng, sampleToken, type SamplingOptions } from './llama/sampling.js';
+import { HostRng, sampleToken, tokenProbability, type SamplingOptions } from './llama/sampling.js';
 import { buildSlotBatch, type Pooling, type SlotBatch } from './sequence.js';
 import { slotEmbeddings } from './sft.js';
 
@@ -40,6 +40,18 @@ export interface LatentInferenceOptions {
    * separating what the latents say from how far they drift off the embedding table.
    */
   snapToTokens?: boolean;
+  /** record what each latent fed reads as: its nearest token, its drift and the stop probability */
+  trace?: boolean;
+}
+
+/** Per latent step of one question: what was fed and what the LM head made of it. */
+export interface LatentTrace {
+  /** the token whose embedding is nearest the latent (at c > 1: the group's closest single token) */
+  nearest: number[];
+  /** ‖latent − that embedding‖ / ‖that embedding‖: 0 on the table, ~1 nowhere near it */
+  drift: number[];
+  /** the LM head's probability of "###" (stop) after the latent */
+  pStop: number[];
 }
 
 export interface ReasoningResult {
@@ -49,6 +61,8 @@ export interface ReasoningResult {
   chainLengths: number[];
   /** with captureLatents: per question, the latents fed (embedding scale), each of length d */
   latents?: Float32Array[][];
+  /** with trace: per question, its latent steps */
+  traces?: LatentTrace[];
 }
 
 export async function latentReasoning(model: Llama, head: LatentHead, tok: PromptTokenizer, questions: string[], o: LatentInferenceOptions): Promise<ReasoningResult> {
@@ -67,14 +81,16 @@ export async function latentReasoning(model: Llama, head: LatentHead, tok: Promp
     const done = new Array<boolean>(B).fill(false);
     const chainLengths = new Array<number>(B).fill(0);
     const latents: Float32Array[][] = questions.map(() => []);
+    const traces: LatentTrace[] = questions.map(() => ({ nearest: [], drift: [], pStop: [] }));
     const d = model.config.hiddenSize;
     for (let i = 0; i < o.maxLatentSteps && done.includes(false); i++) {
-      const z = E.noGrad(() =>
+      const { z, near } = E.noGrad(() =>
         e.scope(() => {
           const { mean, logStd } = head.forward(step.hidden);
           const sample = o.deterministic ? mean : E.add(mean, E.mul(E.scale(E.exp(logStd), o.latentTemperature), noise.normal(e, mean.shape)));
-          const z = E.scale(sample, head.embedStd);
-          return o.snapToTokens ? nearestTokenEmbeddings(model, z) : z;
+          const latent = E.scale(sample, head.embedStd);
+          const near = o.snapToTokens || o.trace ? nearestTokens(model, latent) : null;
+          return { z: o.snapToTokens ? near!.embeds : latent, near };
         }),
       );
       step.hidden.dispose();
@@ -83,12 +99,21 @@ export async function latentReasoning(model: Llama, head: LatentHead, tok: Promp
         const host = Float32Array.from(await z.data());
         active.forEach((a, b) => a && latents[b].push(host.slice(b * d, (b + 1) * d)));
       }
+      const [ids, drift] = o.trace ? await Promise.all([near!.ids.data(), near!.drift.data()]) : [[], []];
+      near?.ids.dispose();
+      near?.drift.dispose();
+      near?.embeds.dispose();
       step = await decoder.embeds(z, active);
       z.dispose();
       for (let b = 0; b < B; b++) {
         const u = rng.next();
         if (done[b]) continue;
         chainLengths[b]++;
+        if (o.trace) {
+          traces[b].nearest.push(ids[b]);
+          traces[b].drift.push(drift[b]);
+          traces[b].pStop.push(tokenProbability(step.logits, sep, b * V, V));
+        }
         if (sampleToken(step.logits, u, { temperature: o.stopTemperature }, b * V, V) === sep) done[b] = true;
       }
     }
@@ -97,17 +122,23 @@ export async function latentReasoning(model: Llama, head: LatentHead, tok: Promp
     const answerStart = await decoder.tokens(new Array<number>(B).fill(sep), new Array<boolean>(B).fill(true));
     answerStart.hidden.dispose();
     const answerIds = await continueTokens(decoder, answerStart.logits, rng, { ...o.answer, eosIds: [tok.eosId], padId: tok.padId });
-    return { answerIds, chainLengths, latents: o.captureLatents ? latents : undefined };
+    return { answerIds, chainLengths, latents: o.captureLatents ? latents : undefined, traces: o.trace ? traces : undefined };
   } finally {
     decoder.dispose();
   }
 }
 
-/** The rows of the embedding table nearest (L2) each latent [B, 1, d]: argmax of 2·z·E − ‖E‖². */
-export function nearestTokenEmbeddings(model: Llama, z: E.Tensor): E.Tensor {
+/**
+ * The rows of the embedding table nearest (L2) each latent z [B, 1, d] (argmax of 2·z·E − ‖E‖²):
+ * their ids [B, 1], embeddings [B, 1, d], and each latent's drift ‖z − e‖ / ‖e‖ [B, 1].
+ */
+export function nearestTokens(model: Llama, z: E.Tensor): { ids: E.Tensor; embeds: E.Tensor; drift: E.Tensor } {
   const table = model.embedTokens;
   const score = E.sub(E.matmul(z, table, { transB: true, alpha: 2 }), E.sum(E.square(table), { axis: 1 }));
-  return model.embed(E.argmax(score));
+  const ids = E.argmax(score);
+  const embeds = model.embed(ids);
+  const norm = (x: E.Tensor) => E.sqrt(E.sum(E.square(x), { axis: 2 }));
+  return { ids, embeds, drift: E.div(norm(E.sub(z, embeds)), norm(embeds)) };
 }
 
 /**

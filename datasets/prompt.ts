@@ -20,7 +20,7 @@ export interface PromptTokenizer {
 }
 
 export const THINKING_SEPARATOR = '###';
-const STEP_JOIN = '\n';
+export const STEP_JOIN = '\n';
 
 /** The compression factor named in the prompt: an integer, or "auto" for fixed-length baselines. */
 export type ThinkingSpeed = number | 'auto';

@@ -21,11 +21,7 @@ export function argmaxOf(logits: ArrayLike<number>, offset = 0, n = logits.lengt
 export function sampleToken(logits: ArrayLike<number>, u: number, opts: SamplingOptions, offset = 0, n = logits.length - offset): number {
   const { greedy = false, temperature = 1, topP = 1 } = opts;
   if (greedy || temperature <= 0) return argmaxOf(logits, offset, n);
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) max = Math.max(max, logits[offset + i]);
-  const probs = new Float64Array(n);
-  let total = 0;
-  for (let i = 0; i < n; i++) total += probs[i] = Math.exp((logits[offset + i] - max) / temperature);
+  const { probs, total } = unnormalisedSoftmax(logits, temperature, offset, n);
   let order: number[];
   let mass = total;
   if (topP < 1) {
@@ -44,6 +40,22 @@ export function sampleToken(logits: ArrayLike<number>, u: number, opts: Sampling
     if (target <= 0) return i;
   }
   return order[order.length - 1];
+}
+
+/** softmax(logits[offset .. offset+n))[id] */
+export function tokenProbability(logits: ArrayLike<number>, id: number, offset = 0, n = logits.length - offset): number {
+  const { probs, total } = unnormalisedSoftmax(logits, 1, offset, n);
+  return probs[id] / total;
+}
+
+/** exp((logit − max) / temperature) per entry, and their sum */
+function unnormalisedSoftmax(logits: ArrayLike<number>, temperature: number, offset: number, n: number): { probs: Float64Array; total: number } {
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) max = Math.max(max, logits[offset + i]);
+  const probs = new Float64Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) total += probs[i] = Math.exp((logits[offset + i] - max) / temperature);
+  return { probs, total };
 }
 
 /** A host-side uniform stream from the same Philox generator the kernels use. */

@@ -1,8 +1,9 @@
-// The snapping diagnostic: each latent is replaced by the embedding-table row nearest to it
-// (checked against a brute-force search on random latents), and only at compression 1.
+// The snapping and trace diagnostics: each latent's nearest embedding-table row and its drift
+// (checked against a brute-force search on random latents and on the latents a rollout fed),
+// snapping only at compression 1.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { latentReasoning, nearestTokenEmbeddings, PAPER_ANSWER_SAMPLING } from '../../colar/inference.js';
+import { latentReasoning, nearestTokens, PAPER_ANSWER_SAMPLING } from '../../colar/inference.js';
 import { buildRunModel } from '../../colar/run.js';
 import { resolveConfig } from '../../colar/train_config.js';
 import { cpu, seeded } from '../helpers/engines.js';
@@ -14,21 +15,17 @@ describe('latents snapped to token embeddings', () => {
     const run = await buildRunModel(cpu, resolveConfig('tiny', 'colar', small), true);
     const table = await run.model.embedTokens.array();
     const d = run.model.config.hiddenSize;
-    const V = table.length / d;
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.nat(1000), async (B, seed) => {
         const rand = seeded(seed);
         const z = Array.from({ length: B * d }, () => 0.2 * (rand() - 0.5));
-        const snapped = await nearestTokenEmbeddings(run.model, cpu.tensor(z, [B, 1, d])).array();
+        const near = nearestTokens(run.model, cpu.tensor(z, [B, 1, d]));
+        const [snapped, ids, drift] = await Promise.all([near.embeds.array(), near.ids.array(), near.drift.array()]);
         for (let b = 0; b < B; b++) {
-          let best = 0;
-          let bestDistance = Infinity;
-          for (let v = 0; v < V; v++) {
-            let s = 0;
-            for (let k = 0; k < d; k++) s += (z[b * d + k] - table[v * d + k]) ** 2;
-            if (s < bestDistance) [best, bestDistance] = [v, s];
-          }
+          const { best, distance } = bruteForceNearest(table, z.slice(b * d, (b + 1) * d));
+          expect(ids[b]).toBe(best);
           expect(snapped.slice(b * d, (b + 1) * d)).toEqual(table.slice(best * d, (best + 1) * d));
+          expect(drift[b]).toBeCloseTo(distance / norm(table.slice(best * d, (best + 1) * d)), 10);
         }
       }),
       { numRuns: 10 },
@@ -37,4 +34,37 @@ describe('latents snapped to token embeddings', () => {
     await expect(latentReasoning(run.model, run.head!, run.prompt, ['q'], options)).rejects.toThrow('snapping latents to token embeddings needs compression 1');
     run.model.dispose();
   });
+
+  it('traces each latent fed: its nearest token, drift and stop probability', async () => {
+    const run = await buildRunModel(cpu, resolveConfig('tiny', 'colar', small), true);
+    const table = await run.model.embedTokens.array();
+    const d = run.model.config.hiddenSize;
+    const options = { compression: 3, maxLatentSteps: 4, latentTemperature: 1, deterministic: false, stopTemperature: 1, answer: PAPER_ANSWER_SAMPLING, seed: 3, captureLatents: true, trace: true };
+    const result = await latentReasoning(run.model, run.head!, run.prompt, ['a question', 'another one'], options);
+    result.traces!.forEach((trace, b) => {
+      expect(trace.nearest).toHaveLength(result.chainLengths[b]);
+      result.latents![b].forEach((z, i) => {
+        const { best, distance } = bruteForceNearest(table, Array.from(z));
+        expect(trace.nearest[i]).toBe(best);
+        expect(trace.drift[i]).toBeCloseTo(distance / norm(table.slice(best * d, (best + 1) * d)), 4);
+        expect(trace.pStop[i]).toBeGreaterThan(0);
+        expect(trace.pStop[i]).toBeLessThan(1);
+      });
+    });
+    run.model.dispose();
+  });
 });
+
+function bruteForceNearest(table: number[], z: number[]): { best: number; distance: number } {
+  const d = z.length;
+  let best = 0;
+  let squared = Infinity;
+  for (let v = 0; v < table.length / d; v++) {
+    let s = 0;
+    for (let k = 0; k < d; k++) s += (z[k] - table[v * d + k]) ** 2;
+    if (s < squared) [best, squared] = [v, s];
+  }
+  return { best, distance: Math.sqrt(squared) };
+}
+
+const norm = (x: number[]) => Math.sqrt(x.reduce((s, v) => s + v * v, 0));
