@@ -35,6 +35,7 @@ declare -A LEVERS=(
   [curriculum]="latent_loss=mse colar.curriculum_fraction=0.5"
   [lora]="latent_loss=mse --lora r=32,alpha=64"
   [pef]="latent_loss=mse colar.pred_embed_forward_weight=1"
+  [noise]="latent_loss=mse colar.input_noise=0.5"
 )
 
 stamp() { echo "[$(date +%T)] $*"; }

@@ -6,6 +6,9 @@
 //            Gaussian, 'soft-mse' = mse − α·entropy;
 //   total  = ceWeight·CE + latentWeight·latent + entropyWeight·entropy
 //            (+ predEmbedForwardWeight·CE of a second pass fed the head's own samples).
+// With inputNoise σ, the compressed groups fed are perturbed by N(0, (σ·embedStd)²) per entry
+// (the latent head's targets stay clean): the model learns to read latents that are near, not
+// on, the gold embeddings — what free-running inference feeds it.
 // CoT SFT is the same with c = 1 and no latent head; it may add the multi-token objective
 // (multi_token.ts) to the total.
 
@@ -25,6 +28,8 @@ export interface SftLossConfig {
   entropyWeight: number;
   /** weight of the CE of a second pass fed the head's own samples (0: no second pass) */
   predEmbedForwardWeight?: number;
+  /** std of the noise on the compressed groups fed, in embedding stds (0: none) */
+  inputNoise?: number;
 }
 
 export const DEFAULT_SFT_LOSS: SftLossConfig = { latentLoss: 'mse', ceWeight: 1, latentWeight: 1, entropyWeight: 0 };
@@ -72,7 +77,9 @@ export function sftLosses(model: Llama, head: LatentHead | null, batch: SlotBatc
   const { B, L } = batch;
   const d = model.config.hiddenSize;
   const inputs = slotEmbeddings(model, batch);
-  const { logits, hidden } = model.forward({ embeds: inputs, keyMask: e.tensor(batch.mask, [B, L]), dropoutRng: rng });
+  const noise = head ? (cfg.inputNoise ?? 0) * head.embedStd : 0;
+  const fed = noise > 0 ? E.add(inputs, E.mul(E.scale(rng.normal(e, [B, L, d]), noise), e.tensor(groupSlotMask(batch), [B, L, 1]))) : inputs;
+  const { logits, hidden } = model.forward({ embeds: fed, keyMask: e.tensor(batch.mask, [B, L]), dropoutRng: rng });
   const ce = E.crossEntropy(E.reshape(logits!, [B * L, -1]), e.tensor(batch.targets, [B * L], 'i32'));
   const aux = multiToken ? multiToken.loss(model, hidden, batch.targets) : null;
   if (!head || batch.latentSlots.length === 0) {
@@ -93,6 +100,14 @@ export function sftLosses(model: Llama, head: LatentHead | null, batch: SlotBatc
   if (pefWeight === 0) return { total, ce, latent, entropy, multiToken: aux };
   const predEmbedForward = ownLatentsCE(model, batch, inputs, E.scale(mseSample ?? sample(), head.embedStd));
   return { total: E.add(total, E.scale(predEmbedForward, pefWeight)), ce, latent, entropy, multiToken: aux, predEmbedForward };
+}
+
+/** [B·L] 1 at each compressed group (a chain slot after the "###" that opens the chain), else 0. */
+export function groupSlotMask(batch: SlotBatch): Float32Array {
+  const mask = new Float32Array(batch.B * batch.L);
+  const chain = new Set(batch.latentSlots);
+  for (const slot of batch.latentSlots) if (chain.has(slot - 1)) mask[slot] = 1;
+  return mask;
 }
 
 /**

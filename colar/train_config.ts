@@ -62,6 +62,8 @@ export interface TrainConfig {
     entropy_weight: number;
     /** CE of a second pass fed the head's own samples (the reference's pred_embed_forward); 0 = off */
     pred_embed_forward_weight: number;
+    /** std of Gaussian noise added to each compressed group fed in training, in embedding stds (0 = off) */
+    input_noise: number;
     head_intermediate: number;
     /** std of the embedding entries; null measures it from the model */
     embed_std: number | null;
@@ -97,7 +99,7 @@ export const TINY_PRESET: TrainConfig = {
   train: { epochs: 2, batch_size: 32, grad_accum: 1, lr: 2e-3, min_lr_ratio: 0.1, warmup_steps: 20, weight_decay: 0.01, grad_clip: 1.0, ckpt_every: 50, val_samples: 32, max_steps: null, group_by_length: true, multi_token: 1 },
   lora: { enabled: false, r: 128, alpha: 32, dropout: 0, target_modules: ['q_proj', 'v_proj'] },
   colar: {
-    max_compression_factor: 5, pooling: 'sqrt', latent_loss: 'mse', ce_weight: 1, latent_weight: 1, entropy_weight: 0, pred_embed_forward_weight: 0,
+    max_compression_factor: 5, pooling: 'sqrt', latent_loss: 'mse', ce_weight: 1, latent_weight: 1, entropy_weight: 0, pred_embed_forward_weight: 0, input_noise: 0,
     head_intermediate: 128, embed_std: null, val_compression: 2, curriculum_fraction: 0,
   },
   rl: {
