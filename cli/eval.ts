@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { Engine } from '../engine/index.js';
+import { positiveInt, positiveIntList } from './flags.js';
 import { loadRecords } from '../datasets/load.js';
 import { STEP_JOIN } from '../datasets/prompt.js';
 import { arithmeticDataset } from '../datasets/synthetic.js';
@@ -28,12 +29,6 @@ interface EvalOpts {
   trace?: boolean;
 }
 
-function positiveInt(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: expected a positive integer, got ${value}`);
-  return n;
-}
-
 export function evalCommand(): Command {
   return new Command('eval')
     .description('accuracy and chain length #L per compression factor, mean ± 95% CI over seeds')
@@ -55,7 +50,7 @@ export function evalCommand(): Command {
     .action(async (o: EvalOpts & { nocot?: boolean }) => {
       const n = positiveInt('--n', o.n);
       const seeds = positiveInt('--seeds', o.seeds);
-      const factors = o.compression.split(',').map((c) => positiveInt('--compression', c.trim()));
+      const factors = positiveIntList('--compression', o.compression);
       const engine = await Engine.create();
       try {
         const { cfg, run } = await loadRun(engine, o.ckpt);

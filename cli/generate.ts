@@ -5,6 +5,7 @@ import { loadModelDir } from '../colar/llama/load.js';
 import { ModelDir } from '../colar/llama/model_dir.js';
 import { latentReasoning, PAPER_ANSWER_SAMPLING } from '../colar/inference.js';
 import { loadRun } from '../colar/run.js';
+import { nonNegativeInt, numberIn, positiveInt } from './flags.js';
 
 export function generateCommand(): Command {
   return new Command('generate')
@@ -20,14 +21,15 @@ export function generateCommand(): Command {
     .option('--seed <n>', 'sampling seed', '0')
     .action(async (o: { model?: string; ckpt?: string; prompt: string; maxNewTokens: string; compression: string; greedy?: boolean; temperature: string; topP: string; seed: string }) => {
       if (!o.model === !o.ckpt) throw new Error('generate: give exactly one of --model DIR or --ckpt RUN_DIR');
+      const seed = nonNegativeInt('--seed', o.seed);
       const engine = await Engine.create();
       try {
         if (o.ckpt) {
           const { run } = await loadRun(engine, o.ckpt);
           if (!run.head) throw new Error(`generate --ckpt ${o.ckpt}: not a CoLaR run (no latent head)`);
           const r = await latentReasoning(run.model, run.head, run.prompt, [o.prompt], {
-            compression: Number(o.compression), maxLatentSteps: 64, latentTemperature: 1, deterministic: o.greedy ?? false, stopTemperature: 1,
-            answer: o.greedy ? { greedy: true, maxNewTokens: 16 } : PAPER_ANSWER_SAMPLING, seed: Number(o.seed),
+            compression: positiveInt('--compression', o.compression), maxLatentSteps: 64, latentTemperature: 1, deterministic: o.greedy ?? false, stopTemperature: 1,
+            answer: o.greedy ? { greedy: true, maxNewTokens: 16 } : PAPER_ANSWER_SAMPLING, seed,
           });
           console.log(`${run.tokenizer.decode(r.answerIds[0], { skipSpecialTokens: true })}   (#L = ${r.chainLengths[0]} latent steps)`);
           return;
@@ -38,8 +40,8 @@ export function generateCommand(): Command {
         await dir.close();
         const model = await loadModelDir(engine, o.model!);
         const [ids] = await generate(model, [tokenizer.encode(o.prompt)], {
-          maxNewTokens: Number(o.maxNewTokens), eosIds, padId: model.config.padTokenId ?? 0, seed: Number(o.seed),
-          greedy: o.greedy, temperature: Number(o.temperature), topP: Number(o.topP),
+          maxNewTokens: positiveInt('--max-new-tokens', o.maxNewTokens), eosIds, padId: model.config.padTokenId ?? 0, seed,
+          greedy: o.greedy, temperature: numberIn('--temperature', o.temperature, 0, Infinity), topP: numberIn('--top-p', o.topP, Number.MIN_VALUE, 1),
         });
         console.log(o.prompt + tokenizer.decode(ids, { skipSpecialTokens: true }));
       } finally {

@@ -5,6 +5,7 @@ import { llamaPreset } from '../colar/llama/config.js';
 import { initLlama } from '../colar/llama/init.js';
 import { saveModelDir } from '../colar/llama/load.js';
 import { Tokenizer } from '../colar/llama/tokenizer.js';
+import { nonNegativeInt } from './flags.js';
 
 export function initCommand(): Command {
   return new Command('init')
@@ -24,7 +25,7 @@ export function initCommand(): Command {
           : llamaPreset('llama-3.2-1b');
       const engine = await Engine.create();
       try {
-        const model = initLlama(engine, config, new Rng(Number(o.seed)));
+        const model = initLlama(engine, config, new Rng(nonNegativeInt('--seed', o.seed)));
         await saveModelDir(model, o.out, tokJson, o.tokenizer ? undefined : files.config);
         console.log(`wrote ${o.preset} model (${config.numHiddenLayers} layers, d=${config.hiddenSize}, vocab ${config.vocabSize}) to ${o.out}`);
       } finally {

@@ -25,6 +25,8 @@ export interface ReproOptions {
   seeds: number;
   testQuestions: number;
   compressions: number[];
+  /** questions decoded together in evaluation (larger batches amortise each decoding step) */
+  evalBatch: number;
   /** key=value overrides applied to every stage */
   overrides: string[];
   command: string;
@@ -104,7 +106,7 @@ export async function runRepro(engine: E.Engine, o: ReproOptions): Promise<Repro
     const len: number[] = [];
     const ms: number[] = [];
     for (let s = 0; s < o.seeds; s++) {
-      const r = await evaluateAccuracy(engine, run, test, { mode: e.mode, compression: e.c, seed: s, pooling: cfg.colar.pooling as Pooling });
+      const r = await evaluateAccuracy(engine, run, test, { mode: e.mode, compression: e.c, seed: s, pooling: cfg.colar.pooling as Pooling, batchSize: o.evalBatch });
       acc.push(100 * r.accuracy);
       len.push(r.meanChain);
       ms.push(r.msPerQuestion);
