@@ -22,13 +22,17 @@ export function generateCommand(): Command {
     .action(async (o: { model?: string; ckpt?: string; prompt: string; maxNewTokens: string; compression: string; greedy?: boolean; temperature: string; topP: string; seed: string }) => {
       if (!o.model === !o.ckpt) throw new Error('generate: give exactly one of --model DIR or --ckpt RUN_DIR');
       const seed = nonNegativeInt('--seed', o.seed);
+      const compression = positiveInt('--compression', o.compression);
+      const maxNewTokens = positiveInt('--max-new-tokens', o.maxNewTokens);
+      const temperature = numberIn('--temperature', o.temperature, 0, Infinity);
+      const topP = numberIn('--top-p', o.topP, Number.MIN_VALUE, 1);
       const engine = await Engine.create();
       try {
         if (o.ckpt) {
           const { run } = await loadRun(engine, o.ckpt);
           if (!run.head) throw new Error(`generate --ckpt ${o.ckpt}: not a CoLaR run (no latent head)`);
           const r = await latentReasoning(run.model, run.head, run.prompt, [o.prompt], {
-            compression: positiveInt('--compression', o.compression), maxLatentSteps: 64, latentTemperature: 1, deterministic: o.greedy ?? false, stopTemperature: 1,
+            compression, maxLatentSteps: 64, latentTemperature: 1, deterministic: o.greedy ?? false, stopTemperature: 1,
             answer: o.greedy ? { greedy: true, maxNewTokens: 16 } : PAPER_ANSWER_SAMPLING, seed,
           });
           console.log(`${run.tokenizer.decode(r.answerIds[0], { skipSpecialTokens: true })}   (#L = ${r.chainLengths[0]} latent steps)`);
@@ -40,8 +44,8 @@ export function generateCommand(): Command {
         await dir.close();
         const model = await loadModelDir(engine, o.model!);
         const [ids] = await generate(model, [tokenizer.encode(o.prompt)], {
-          maxNewTokens: positiveInt('--max-new-tokens', o.maxNewTokens), eosIds, padId: model.config.padTokenId ?? 0, seed,
-          greedy: o.greedy, temperature: numberIn('--temperature', o.temperature, 0, Infinity), topP: numberIn('--top-p', o.topP, Number.MIN_VALUE, 1),
+          maxNewTokens, eosIds, padId: model.config.padTokenId ?? 0, seed,
+          greedy: o.greedy, temperature, topP,
         });
         console.log(o.prompt + tokenizer.decode(ids, { skipSpecialTokens: true }));
       } finally {
