@@ -25,7 +25,7 @@ export function generateCommand(): Command {
       const compression = positiveInt('--compression', o.compression);
       const maxNewTokens = positiveInt('--max-new-tokens', o.maxNewTokens);
       const temperature = numberIn('--temperature', o.temperature, 0, Infinity);
-      const topP = numberIn('--top-p', o.topP, Number.MIN_VALUE, 1);
+      const topP = numberIn('--top-p', o.topP, 0, 1);
       const engine = await Engine.create();
       try {
         if (o.ckpt) {
