@@ -3,6 +3,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { integerAtLeast } from './flags.js';
 import { Tokenizer } from '../colar/llama/tokenizer.js';
 import type { DatasetError } from '../datasets/dataset_error.js';
 import { INPUT_FORMATS, type InputFormat, type LoadOptions, streamRecords } from '../datasets/load.js';
@@ -23,11 +24,6 @@ interface ReadFlags {
   steps?: string;
 }
 
-const integer = (name: string, min: number) => (text: string) => {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-  return value;
-};
 
 /** The options every command that reads a file shares. */
 function withReadOptions(command: Command): Command {
@@ -103,7 +99,7 @@ function previewCommand(): Command {
   return withReadOptions(new Command('preview'))
     .description('print the first records as question, steps and answer')
     .argument('<file>', 'dataset file')
-    .option('-n <count>', 'how many records', integer('-n', 1), 5)
+    .option('-n <count>', 'how many records', integerAtLeast(1), 5)
     .action(async (file: string, flags: ReadFlags & { n: number }) => {
       let shown = 0;
       for await (const record of streamRecords(file, loadOptions(flags, []))) {
@@ -157,17 +153,17 @@ function synthCommand(): Command {
     .description('generate a split of a built-in task (deterministic by seed; splits never share a question)')
     .addOption(new Option('--task <task>', 'which task').choices(['arithmetic', 'multiplication']).default('arithmetic'))
     .addOption(new Option('--split <split>', 'which split').choices(SPLITS).default('train'))
-    .option('--n <count>', 'number of problems', integer('--n', 1), 1000)
-    .option('--seed <seed>', 'random seed', integer('--seed', 0), 0)
+    .option('--n <count>', 'number of problems', integerAtLeast(1), 1000)
+    .option('--seed <seed>', 'random seed', integerAtLeast(0), 0)
     .requiredOption('--out <file>', 'output file')
     .addOption(new Option('--to <format>', 'output format').choices(OUTPUT_FORMATS).default('qsa-json'))
-    .option('--min-steps <n>', 'arithmetic: fewest steps', integer('--min-steps', 1), defaults.minSteps)
-    .option('--max-steps <n>', 'arithmetic: most steps', integer('--max-steps', 1), defaults.maxSteps)
-    .option('--max-start <n>', 'arithmetic: largest starting amount', integer('--max-start', 2), defaults.maxStart)
-    .option('--max-addend <n>', 'arithmetic: largest number added or taken away', integer('--max-addend', 1), defaults.maxAddend)
-    .option('--max-factor <n>', 'arithmetic: largest multiplier or divisor', integer('--max-factor', 2), defaults.maxFactor)
-    .option('--min-value <n>', 'arithmetic: smallest value anywhere in the chain', integer('--min-value', 1), defaults.minValue)
-    .option('--max-value <n>', 'arithmetic: largest value anywhere in the chain', integer('--max-value', 2), defaults.maxValue)
+    .option('--min-steps <n>', 'arithmetic: fewest steps', integerAtLeast(1), defaults.minSteps)
+    .option('--max-steps <n>', 'arithmetic: most steps', integerAtLeast(1), defaults.maxSteps)
+    .option('--max-start <n>', 'arithmetic: largest starting amount', integerAtLeast(2), defaults.maxStart)
+    .option('--max-addend <n>', 'arithmetic: largest number added or taken away', integerAtLeast(1), defaults.maxAddend)
+    .option('--max-factor <n>', 'arithmetic: largest multiplier or divisor', integerAtLeast(2), defaults.maxFactor)
+    .option('--min-value <n>', 'arithmetic: smallest value anywhere in the chain', integerAtLeast(1), defaults.minValue)
+    .option('--max-value <n>', 'arithmetic: largest value anywhere in the chain', integerAtLeast(2), defaults.maxValue)
     .option('--digits <NxM>', 'multiplication: operand digits', parseDigits, { aDigits: 4, bDigits: 4 })
     .action(async (flags: SynthFlags) => {
       const { minSteps, maxSteps, maxStart, maxAddend, maxFactor, minValue, maxValue } = flags;

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { Engine } from '../engine/index.js';
-import { positiveInt, positiveIntList } from './flags.js';
+import { integerAtLeast, integerListAtLeast } from './flags.js';
 import { loadRecords } from '../datasets/load.js';
 import { STEP_JOIN } from '../datasets/prompt.js';
 import { arithmeticDataset } from '../datasets/synthetic.js';
@@ -15,13 +15,13 @@ import type { QsaRecord } from '../datasets/record.js';
 interface EvalOpts {
   ckpt: string;
   data: string;
-  n: string;
-  compression: string;
-  seeds: string;
+  n: number;
+  compression: number[];
+  seeds: number;
   cot?: boolean;
   out?: string;
-  maxLatentSteps: string;
-  batch: string;
+  maxLatentSteps: number;
+  batch: number;
   teacherForced?: boolean;
   greedy?: boolean;
   deterministic?: boolean;
@@ -34,23 +34,21 @@ export function evalCommand(): Command {
     .description('accuracy and chain length #L per compression factor, mean ± 95% CI over seeds')
     .requiredOption('--ckpt <dir>', 'a run directory written by colar-wgpu train')
     .option('--data <file>', 'test set file, or "synthetic" for the built-in task\'s test split', 'synthetic')
-    .option('--n <count>', 'questions to evaluate (synthetic: how many to generate)', '200')
-    .option('--compression <list>', 'compression factors for latent reasoning', '1,2,3,4,5')
-    .option('--seeds <count>', 'evaluation seeds', '5')
+    .option('--n <count>', 'questions to evaluate (synthetic: how many to generate)', integerAtLeast(1), 200)
+    .option('--compression <list>', 'compression factors for latent reasoning', integerListAtLeast(1), [1, 2, 3, 4, 5])
+    .option('--seeds <count>', 'evaluation seeds', integerAtLeast(1), 5)
     .option('--cot', 'also evaluate explicit CoT decoding (chain length in tokens)')
     .option('--nocot', 'also evaluate answering directly (No-CoT)')
     .option('--teacher-forced', 'also feed the gold chain compressed by each c (reading vs writing the compressed chain)')
-    .option('--max-latent-steps <n>', 'cap on latent steps', '64')
-    .option('--batch <n>', 'questions decoded together', '32')
+    .option('--max-latent-steps <n>', 'cap on latent steps', integerAtLeast(1), 64)
+    .option('--batch <n>', 'questions decoded together', integerAtLeast(1), 32)
     .option('--greedy', 'argmax tokens (CoT chain, stop decision, answer) instead of the paper\'s sampling')
     .option('--deterministic', 'feed the latent mean instead of a sample')
     .option('--snap-latents', 'also a c = 1 row that feeds the token embedding nearest each latent (what the latents say vs how far they drift)')
     .option('--trace', 'record what each latent reads as (nearest token, drift off the embedding table, stop probability) in samples.jsonl, and print one chain per latent row')
     .option('--out <dir>', 'where to write eval.json and samples.jsonl (default: <ckpt>/eval)')
     .action(async (o: EvalOpts & { nocot?: boolean }) => {
-      const n = positiveInt('--n', o.n);
-      const seeds = positiveInt('--seeds', o.seeds);
-      const factors = positiveIntList('--compression', o.compression);
+      const { n, seeds, compression: factors } = o;
       const engine = await Engine.create();
       try {
         const { cfg, run } = await loadRun(engine, o.ckpt);
@@ -62,7 +60,7 @@ export function evalCommand(): Command {
         if (run.head) for (const c of factors) rows.push({ row: `CoLaR c=${c}`, mode: 'latent', compression: c });
         if (run.head && o.snapLatents) rows.push({ row: 'CoLaR c=1 snapped', mode: 'latent', compression: 1, snap: true });
         if (o.teacherForced) for (const c of factors) rows.push({ row: `Teacher-forced c=${c}`, mode: 'teacher-forced', compression: c });
-        const batchSize = positiveInt('--batch', o.batch);
+        const batchSize = o.batch;
         const outDir = o.out ?? join(o.ckpt, 'eval');
         await mkdir(outDir, { recursive: true });
         const summary: Array<Record<string, unknown>> = [];
@@ -77,7 +75,7 @@ export function evalCommand(): Command {
           for (let s = 0; s < seeds; s++) {
             const res = await evaluateAccuracy(engine, run, records, {
               mode: r.mode, compression: r.compression, seed: s, batchSize, pooling: cfg.colar.pooling as Pooling, greedy: o.greedy, deterministic: o.deterministic, snapToTokens: r.snap, trace: o.trace,
-              maxLatentSteps: positiveInt('--max-latent-steps', o.maxLatentSteps),
+              maxLatentSteps: o.maxLatentSteps,
             });
             acc.push(100 * res.accuracy);
             len.push(res.meanChain);

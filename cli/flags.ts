@@ -1,25 +1,18 @@
-// Parsing numeric command-line flags: a bad value is a one-line error naming the flag.
+// Parsers for numeric command-line flags, for commander's .option(flags, help, parser, default):
+// a bad value fails at parse time with commander's one-line error naming the flag.
+import { InvalidArgumentError } from 'commander';
 
-export function positiveInt(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: expected a positive integer, got ${value}`);
+export const integerAtLeast = (min: number) => (text: string): number => {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
   return n;
-}
+};
 
-export function nonNegativeInt(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag}: expected a non-negative integer, got ${value}`);
+/** A comma-separated list of integers >= min, e.g. "1,2,5". */
+export const integerListAtLeast = (min: number) => (text: string): number[] => text.split(',').map(integerAtLeast(min));
+
+export const numberIn = (min: number, max: number) => (text: string): number => {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`expected a number in [${min}, ${max}]`);
   return n;
-}
-
-/** A comma-separated list of positive integers, e.g. "1,2,5". */
-export function positiveIntList(flag: string, value: string): number[] {
-  return value.split(',').map((v) => positiveInt(flag, v.trim()));
-}
-
-/** A number in [min, max]. */
-export function numberIn(flag: string, value: string, min: number, max: number): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new Error(`${flag}: expected a number in [${min}, ${max}], got ${value}`);
-  return n;
-}
+};

@@ -5,7 +5,7 @@ import { loadModelDir } from '../colar/llama/load.js';
 import { ModelDir } from '../colar/llama/model_dir.js';
 import { latentReasoning, PAPER_ANSWER_SAMPLING } from '../colar/inference.js';
 import { loadRun } from '../colar/run.js';
-import { nonNegativeInt, numberIn, positiveInt } from './flags.js';
+import { integerAtLeast, numberIn } from './flags.js';
 
 export function generateCommand(): Command {
   return new Command('generate')
@@ -13,19 +13,15 @@ export function generateCommand(): Command {
     .option('--model <dir>', 'a Hugging Face model directory')
     .option('--ckpt <dir>', 'a CoLaR run directory: latent reasoning on --prompt as the question')
     .requiredOption('--prompt <text>', 'the prompt (or, with --ckpt, the question)')
-    .option('--max-new-tokens <n>', 'tokens to generate', '64')
-    .option('--compression <c>', 'latent reasoning speed (with --ckpt)', '2')
+    .option('--max-new-tokens <n>', 'tokens to generate', integerAtLeast(1), 64)
+    .option('--compression <c>', 'latent reasoning speed (with --ckpt)', integerAtLeast(1), 2)
     .option('--greedy', 'argmax instead of sampling')
-    .option('--temperature <t>', 'sampling temperature', '1')
-    .option('--top-p <p>', 'nucleus sampling mass', '0.9')
-    .option('--seed <n>', 'sampling seed', '0')
-    .action(async (o: { model?: string; ckpt?: string; prompt: string; maxNewTokens: string; compression: string; greedy?: boolean; temperature: string; topP: string; seed: string }) => {
+    .option('--temperature <t>', 'sampling temperature', numberIn(0, Infinity), 1)
+    .option('--top-p <p>', 'nucleus sampling mass (0 keeps the top token)', numberIn(0, 1), 0.9)
+    .option('--seed <n>', 'sampling seed', integerAtLeast(0), 0)
+    .action(async (o: { model?: string; ckpt?: string; prompt: string; maxNewTokens: number; compression: number; greedy?: boolean; temperature: number; topP: number; seed: number }) => {
       if (!o.model === !o.ckpt) throw new Error('generate: give exactly one of --model DIR or --ckpt RUN_DIR');
-      const seed = nonNegativeInt('--seed', o.seed);
-      const compression = positiveInt('--compression', o.compression);
-      const maxNewTokens = positiveInt('--max-new-tokens', o.maxNewTokens);
-      const temperature = numberIn('--temperature', o.temperature, 0, Infinity);
-      const topP = numberIn('--top-p', o.topP, 0, 1);
+      const { seed, compression, maxNewTokens, temperature, topP } = o;
       const engine = await Engine.create();
       try {
         if (o.ckpt) {

@@ -5,16 +5,16 @@ import { llamaPreset } from '../colar/llama/config.js';
 import { initLlama } from '../colar/llama/init.js';
 import { saveModelDir } from '../colar/llama/load.js';
 import { Tokenizer } from '../colar/llama/tokenizer.js';
-import { nonNegativeInt } from './flags.js';
+import { integerAtLeast } from './flags.js';
 
 export function initCommand(): Command {
   return new Command('init')
     .description('write a randomly initialised model directory (Hugging Face layout) with a tokenizer, for training from scratch')
     .addOption(new Option('--preset <name>', 'model shape').choices(['tiny', 'llama-3.2-1b']).default('tiny'))
     .requiredOption('--out <dir>', 'directory to write')
-    .option('--seed <n>', 'initialisation seed', '0')
+    .option('--seed <n>', 'initialisation seed', integerAtLeast(0), 0)
     .option('--tokenizer <file>', 'tokenizer.json to use (default: the built-in synthetic task\'s)')
-    .action(async (o: { preset: 'tiny' | 'llama-3.2-1b'; out: string; seed: string; tokenizer?: string }) => {
+    .action(async (o: { preset: 'tiny' | 'llama-3.2-1b'; out: string; seed: number; tokenizer?: string }) => {
       const files = syntheticTokenizerFiles('digits');
       const tokJson = o.tokenizer ?? files.tokenizer;
       const tokenizer = o.tokenizer ? await Tokenizer.fromFile(o.tokenizer) : Tokenizer.fromJSON(files.tokenizer, 'synthetic tokenizer');
@@ -25,7 +25,7 @@ export function initCommand(): Command {
           : llamaPreset('llama-3.2-1b');
       const engine = await Engine.create();
       try {
-        const model = initLlama(engine, config, new Rng(nonNegativeInt('--seed', o.seed)));
+        const model = initLlama(engine, config, new Rng(o.seed));
         await saveModelDir(model, o.out, tokJson, o.tokenizer ? undefined : files.config);
         console.log(`wrote ${o.preset} model (${config.numHiddenLayers} layers, d=${config.hiddenSize}, vocab ${config.vocabSize}) to ${o.out}`);
       } finally {
