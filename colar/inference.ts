@@ -100,11 +100,9 @@ export async function latentReasoning(model: Llama, head: LatentHead, tok: Promp
         active.forEach((a, b) => a && latents[b].push(host.slice(b * d, (b + 1) * d)));
       }
       const [ids, drift] = o.trace ? await Promise.all([near!.ids.data(), near!.drift.data()]) : [[], []];
-      near?.ids.dispose();
-      near?.drift.dispose();
-      near?.embeds.dispose();
       step = await decoder.embeds(z, active);
-      z.dispose();
+      // z is near.embeds when snapping: dispose each tensor once
+      for (const t of new Set([z, ...(near ? [near.ids, near.drift, near.embeds] : [])])) t.dispose();
       for (let b = 0; b < B; b++) {
         const u = rng.next();
         if (done[b]) continue;

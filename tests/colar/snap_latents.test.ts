@@ -30,6 +30,14 @@ describe('latents snapped to token embeddings', () => {
       }),
       { numRuns: 10 },
     );
+    const snapping = { compression: 1, maxLatentSteps: 3, latentTemperature: 1, deterministic: false, stopTemperature: 1, answer: PAPER_ANSWER_SAMPLING, seed: 1, snapToTokens: true, captureLatents: true, trace: true };
+    const fed = await latentReasoning(run.model, run.head!, run.prompt, ['a question', 'another one'], snapping);
+    fed.latents!.forEach((row, b) =>
+      row.forEach((z, i) => {
+        const id = fed.traces![b].nearest[i];
+        expect(Array.from(z)).toEqual(table.slice(id * d, (id + 1) * d).map(Math.fround));
+      }),
+    );
     const options = { compression: 2, maxLatentSteps: 2, latentTemperature: 1, deterministic: true, stopTemperature: 0, answer: PAPER_ANSWER_SAMPLING, seed: 0, snapToTokens: true };
     await expect(latentReasoning(run.model, run.head!, run.prompt, ['q'], options)).rejects.toThrow('snapping latents to token embeddings needs compression 1');
     run.model.dispose();
