@@ -4,7 +4,7 @@
 # steps/s each against 4.6 alone, twelve CoLaR processes at 0.65 each: a few at a time pay):
 #   1. CoT SFT for each seed, and one No-CoT baseline;
 #   2. CoLaR SFT from each CoT seed, one lever per run (LEVERS below);
-#   3. GRPO (averaged and sum/32) from seed 0's NLL model; eval of every run over EVAL_SEEDS
+#   3. GRPO (averaged and sum/32) from seed 0's NLL model (RL_FROM, RL_C); eval of every run over EVAL_SEEDS
 #      seeds (CoLaR: c = 1..5 sampled, and the gold chain teacher-forced at each c).
 # A run is stopped at its budget; later phases start from each run's best (or last) checkpoint
 # (checkpoints every train.ckpt_every steps), so a slow machine gives shorter training.
@@ -23,6 +23,8 @@ t_rl=${T_RL:-600}
 t_eval=${T_EVAL:-600}
 eval_n=${EVAL_N:-500}
 eval_seeds=${EVAL_SEEDS:-3}
+rl_from=${RL_FROM:-nll}   # the lever whose seed-0 run GRPO starts from (c1noise: the first whose rollouts earn reward)
+rl_c=${RL_C:-2}           # the compression factor GRPO rolls out at (1 for the c1 levers)
 extra=${EXTRA:-}   # key=value overrides for every training run
 cot_extra=${COT_EXTRA:-}   # overrides for the CoT runs only, e.g. train.multi_token=3 (a CoT-stage lever: compare two OUT dirs)
 cli="$node dist/cli/main.js"
@@ -36,6 +38,8 @@ declare -A LEVERS=(
   [lora]="latent_loss=mse --lora r=32,alpha=64"
   [pef]="latent_loss=mse colar.pred_embed_forward_weight=1"
   [noise]="latent_loss=mse colar.input_noise=0.5"
+  [c1]="latent_loss=mse colar.max_compression_factor=1 colar.val_compression=1"
+  [c1noise]="latent_loss=mse colar.max_compression_factor=1 colar.val_compression=1 colar.input_noise=0.5"
 )
 
 stamp() { echo "[$(date +%T)] $*"; }
@@ -54,9 +58,9 @@ evaluate() { # run name, flags...
 }
 # shellcheck disable=SC2086
 rl_then_eval() { # aggregation
-  timeout "$t_rl" $cli train --preset "$preset" --stage rl --out "$out/rl-$1-s0" seed=0 model.init_from="\"$out/nll-s0\"" \
-    rl.aggregation="$1" rl.lr=1e-5 rl.samples_per_epoch=512 $extra > "$out/logs/rl-$1-s0.log" 2>&1
-  evaluate "rl-$1-s0" --compression 2
+  timeout "$t_rl" $cli train --preset "$preset" --stage rl --out "$out/rl-$1-s0" seed=0 model.init_from="\"$out/$rl_from-s0\"" \
+    rl.aggregation="$1" rl.compression="$rl_c" rl.lr=1e-5 rl.samples_per_epoch=512 $extra > "$out/logs/rl-$1-s0.log" 2>&1
+  evaluate "rl-$1-s0" --compression "$rl_c"
 }
 
 stamp "phase 1: CoT seeds ($seeds), No-CoT seed 0; ${t_cot}s each, $jobs at a time"
@@ -74,7 +78,7 @@ for s in $seeds; do
 done
 wait
 
-stamp "phase 3: GRPO from nll-s0 (${t_rl}s each), eval of every run (${t_eval}s each)"
+stamp "phase 3: GRPO from $rl_from-s0 at c = $rl_c (${t_rl}s each), eval of every run (${t_eval}s each)"
 for agg in mean sum32; do launch rl_then_eval "$agg"; done
 for s in $seeds; do
   launch evaluate "cot-s$s"
