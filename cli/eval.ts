@@ -5,9 +5,8 @@ import { Engine } from '../engine/index.js';
 import { integerAtLeast, integerListAtLeast } from './flags.js';
 import { loadRecords } from '../datasets/load.js';
 import { STEP_JOIN } from '../datasets/prompt.js';
-import { arithmeticDataset } from '../datasets/synthetic.js';
 import { evaluateAccuracy, meanCI, type EvalMode, type SampleRecord } from '../colar/evaluate.js';
-import { loadRun, type RunModel } from '../colar/run.js';
+import { loadRun, syntheticDataset, type RunModel } from '../colar/run.js';
 import type { Pooling } from '../colar/sequence.js';
 import { latentWritingAccuracy, type WritingAccuracy } from '../colar/writing_accuracy.js';
 import type { QsaRecord } from '../datasets/record.js';
@@ -52,7 +51,7 @@ export function evalCommand(): Command {
       const engine = await Engine.create();
       try {
         const { cfg, run } = await loadRun(engine, o.ckpt);
-        const records = o.data === 'synthetic' ? arithmeticDataset('test', n, cfg.seed) : (await loadRecords(o.data)).records.slice(0, n);
+        const records = o.data === 'synthetic' ? syntheticDataset(cfg, 'test', n) : (await loadRecords(o.data)).records.slice(0, n);
         const rows: Array<{ row: string; mode: EvalMode; compression: number; snap?: boolean }> = [];
         if (o.nocot && cfg.stage !== 'nocot') rows.push({ row: 'No-CoT', mode: 'no-cot', compression: 1 });
         if (o.cot || cfg.stage === 'cot') rows.push({ row: 'CoT', mode: 'cot', compression: 1 });

@@ -10,11 +10,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import * as E from '../engine/index.js';
-import { arithmeticDataset } from '../datasets/synthetic.js';
 import { evaluateAccuracy, meanCI, type EvalMode } from './evaluate.js';
 import { writeReproReport, type CurvePoint, type ReproResults, type ReproRow } from './report/repro_report.js';
 import { trainRl } from './rl.js';
-import { buildRunModel, loadRun, runDatasets, writeRunFiles } from './run.js';
+import { buildRunModel, loadRun, runDatasets, syntheticDataset, writeRunFiles } from './run.js';
 import type { Pooling } from './sequence.js';
 import { resolveConfig, type Stage } from './train_config.js';
 import { train } from './trainer.js';
@@ -83,7 +82,7 @@ export async function runRepro(engine: E.Engine, o: ReproOptions): Promise<Repro
   const rows: ReproRow[] = [];
   const evalDir = join(o.outDir, 'eval');
   await mkdir(evalDir, { recursive: true });
-  const test = arithmeticDataset('test', o.testQuestions, 0);
+  const test = syntheticDataset(resolveConfig(o.preset, 'cot', o.overrides), 'test', o.testQuestions);
   const rlCompression = resolveConfig(o.preset, 'rl', o.overrides).rl.compression;
   const evalPlan: Array<{ row: string; group: string; run: string; mode: EvalMode; c: number }> = [
     { row: 'No-CoT', group: 'baseline', run: 'nocot', mode: 'no-cot', c: 1 },

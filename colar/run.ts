@@ -8,7 +8,8 @@ import * as E from '../engine/index.js';
 import { loadRecords } from '../datasets/load.js';
 import { withSpecialTokens, type PromptTokenizer } from '../datasets/prompt.js';
 import type { QsaRecord } from '../datasets/record.js';
-import { arithmeticDataset } from '../datasets/synthetic.js';
+import type { Split } from '../datasets/split.js';
+import { arithmeticDataset, DEFAULT_ARITHMETIC_OPTIONS } from '../datasets/synthetic.js';
 import { syntheticTokenizerFiles, SPECIAL_TOKENS, type NumberTokens } from '../datasets/vocab.js';
 import { latestCheckpoint, loadWeights, WEIGHTS } from './checkpoint.js';
 import { embeddingStd, LatentHead } from './latent_head.js';
@@ -50,10 +51,16 @@ export function promptTokenizer(tokenizer: Tokenizer, config: Record<string, unk
   return withSpecialTokens(tokenizer, { eos_token: name('eos_token', SPECIAL_TOKENS.eos), pad_token: name('pad_token', name('eos_token', SPECIAL_TOKENS.pad)) });
 }
 
+/** A split of the built-in task as the run configures it (runs saved before data.min_steps: 2..6). */
+export function syntheticDataset(cfg: TrainConfig, split: Split, n: number): QsaRecord[] {
+  const { minSteps, maxSteps } = DEFAULT_ARITHMETIC_OPTIONS;
+  return arithmeticDataset(split, n, cfg.seed, { ...DEFAULT_ARITHMETIC_OPTIONS, minSteps: cfg.data.min_steps ?? minSteps, maxSteps: cfg.data.max_steps ?? maxSteps });
+}
+
 /** Train and validation records: the synthetic task, or dataset files. */
 export async function runDatasets(cfg: TrainConfig): Promise<{ train: QsaRecord[]; val: QsaRecord[] }> {
   const load = async (spec: string, split: 'train' | 'val', n: number) => {
-    if (spec === 'synthetic') return arithmeticDataset(split, n, cfg.seed);
+    if (spec === 'synthetic') return syntheticDataset(cfg, split, n);
     const { records } = await loadRecords(spec, { format: (cfg.data.format ?? undefined) as never });
     return n > 0 ? records.slice(0, n) : records;
   };

@@ -31,6 +31,9 @@ export interface TrainConfig {
     n_val: number;
     /** the synthetic tokenizer's numbers: 'digits' or 'chunks' */
     numbers: string;
+    /** the synthetic task's steps per problem, inclusive range */
+    min_steps: number;
+    max_steps: number;
   };
   train: {
     epochs: number;
@@ -95,7 +98,7 @@ export const TINY_PRESET: TrainConfig = {
   seed: 0,
   out_dir: 'runs/tiny-cot',
   model: { preset: 'tiny', path: null, init_from: null, hidden_size: 64, layers: 2, heads: 4, kv_heads: 2, intermediate_size: 192 },
-  data: { train: 'synthetic', val: 'synthetic', format: null, n_train: 4000, n_val: 200, numbers: 'digits' },
+  data: { train: 'synthetic', val: 'synthetic', format: null, n_train: 4000, n_val: 200, numbers: 'digits', min_steps: 2, max_steps: 6 },
   train: { epochs: 2, batch_size: 32, grad_accum: 1, lr: 2e-3, min_lr_ratio: 0.1, warmup_steps: 20, weight_decay: 0.01, grad_clip: 1.0, ckpt_every: 50, val_samples: 32, max_steps: null, group_by_length: true, multi_token: 1 },
   lora: { enabled: false, r: 128, alpha: 32, dropout: 0, target_modules: ['q_proj', 'v_proj'] },
   colar: {
@@ -151,6 +154,8 @@ function validate(c: TrainConfig): void {
   positiveInt(c.train.epochs, 'train.epochs');
   positiveInt(c.train.ckpt_every, 'train.ckpt_every');
   positiveInt(c.train.multi_token, 'train.multi_token');
+  positiveInt(c.data.min_steps, 'data.min_steps');
+  if (!Number.isInteger(c.data.max_steps) || c.data.max_steps < c.data.min_steps) throw new Error(`config data.max_steps: must be an integer ≥ data.min_steps (${c.data.min_steps}), got ${JSON.stringify(c.data.max_steps)}`);
   if (c.train.multi_token > 1 && c.stage !== 'cot' && c.stage !== 'nocot') throw new Error(`config train.multi_token: a CoT-stage objective (stage cot or nocot), got ${c.train.multi_token} with stage ${c.stage}`);
   if (!(c.train.lr > 0)) throw new Error(`config train.lr: must be positive, got ${c.train.lr}`);
   if (!['sqrt', 'mean'].includes(c.colar.pooling)) throw new Error(`config colar.pooling: expected sqrt or mean, got ${c.colar.pooling}`);

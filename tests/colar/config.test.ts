@@ -5,6 +5,7 @@ import { compressionChoices, resolveConfig, TINY_PRESET } from '../../colar/trai
 import fc from 'fast-check';
 import { drawCompression, epochOrder, learningRate, lengthGroupedOrder } from '../../colar/trainer.js';
 import { meanCI } from '../../colar/evaluate.js';
+import { syntheticDataset } from '../../colar/run.js';
 
 describe('overrides', () => {
   it('parses values like the reference (booleans and null in any case, JSON, else the raw string), keeping case', () => {
@@ -33,6 +34,16 @@ describe('overrides', () => {
     expect(() => compressionChoices('1,x')).toThrow(/max_compression_factor/);
     expect(() => resolveConfig('tiny', 'colar', ['latent_loss=soft-mse'])).toThrow(/set colar.entropy_weight to −α/);
     expect(resolveConfig('tiny', 'colar', ['latent_loss=soft-mse', 'entropy_weight=-1e-6']).colar.entropy_weight).toBe(-1e-6);
+  });
+  it('draws the synthetic task with the configured step range, and rejects an empty one', () => {
+    const cfg = resolveConfig('tiny', 'cot', ['data.min_steps=3', 'data.max_steps=4']);
+    const counts = new Set(syntheticDataset(cfg, 'test', 200).map((r) => r.steps.length));
+    expect([...counts].sort()).toEqual([3, 4]);
+    // a run saved before the keys existed keeps the task it was trained on (2..6 steps)
+    const { min_steps: _min, max_steps: _max, ...oldData } = TINY_PRESET.data;
+    const old = syntheticDataset({ ...TINY_PRESET, data: oldData as typeof TINY_PRESET.data }, 'test', 300);
+    expect(Math.max(...old.map((r) => r.steps.length))).toBe(6);
+    expect(() => resolveConfig('tiny', 'cot', ['data.max_steps=1'])).toThrow('config data.max_steps: must be an integer ≥ data.min_steps (2), got 1');
   });
 });
 
