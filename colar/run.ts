@@ -9,7 +9,7 @@ import { loadRecords } from '../datasets/load.js';
 import { withSpecialTokens, type PromptTokenizer } from '../datasets/prompt.js';
 import type { QsaRecord } from '../datasets/record.js';
 import type { Split } from '../datasets/split.js';
-import { arithmeticDataset, DEFAULT_ARITHMETIC_OPTIONS } from '../datasets/synthetic.js';
+import { arithmeticDataset } from '../datasets/synthetic.js';
 import { syntheticTokenizerFiles, SPECIAL_TOKENS, type NumberTokens } from '../datasets/vocab.js';
 import { latestCheckpoint, loadWeights, WEIGHTS } from './checkpoint.js';
 import { embeddingStd, LatentHead } from './latent_head.js';
@@ -21,7 +21,7 @@ import { applyLora, loraParameters } from './llama/lora.js';
 import type { Llama } from './llama/model.js';
 import { writeModelDir } from './llama/model_dir.js';
 import { Tokenizer } from './llama/tokenizer.js';
-import type { TrainConfig } from './train_config.js';
+import { arithmeticOptions, type TrainConfig } from './train_config.js';
 
 export interface RunModel {
   model: Llama;
@@ -51,10 +51,9 @@ export function promptTokenizer(tokenizer: Tokenizer, config: Record<string, unk
   return withSpecialTokens(tokenizer, { eos_token: name('eos_token', SPECIAL_TOKENS.eos), pad_token: name('pad_token', name('eos_token', SPECIAL_TOKENS.pad)) });
 }
 
-/** A split of the built-in task as the run configures it (runs saved before data.min_steps: 2..6). */
+/** A split of the built-in task as the run configures it. */
 export function syntheticDataset(cfg: TrainConfig, split: Split, n: number): QsaRecord[] {
-  const { minSteps, maxSteps } = DEFAULT_ARITHMETIC_OPTIONS;
-  return arithmeticDataset(split, n, cfg.seed, { ...DEFAULT_ARITHMETIC_OPTIONS, minSteps: cfg.data.min_steps ?? minSteps, maxSteps: cfg.data.max_steps ?? maxSteps });
+  return arithmeticDataset(split, n, cfg.seed, arithmeticOptions(cfg.data.arithmetic));
 }
 
 /** Train and validation records: the synthetic task, or dataset files. */

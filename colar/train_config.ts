@@ -1,9 +1,31 @@
 // The training configuration: JSON-shaped, snake_case like the reference's YAML, built from a
 // preset plus key=value overrides, and saved beside every run so eval needs only the run dir.
 
+import { DEFAULT_ARITHMETIC_OPTIONS, type ArithmeticOptions } from '../datasets/synthetic.js';
 import { applyOverrides, type Json } from './overrides.js';
 
 export type Stage = 'cot' | 'colar' | 'nocot' | 'rl';
+
+/** The built-in task's options in config form: snake_case, the step range as [fewest, most]. */
+export interface ArithmeticConfig {
+  [key: string]: Json;
+  steps: number[];
+  max_start: number;
+  max_addend: number;
+  max_factor: number;
+  min_value: number;
+  max_value: number;
+}
+
+export function arithmeticConfig(o: ArithmeticOptions): ArithmeticConfig {
+  return { steps: [o.minSteps, o.maxSteps], max_start: o.maxStart, max_addend: o.maxAddend, max_factor: o.maxFactor, min_value: o.minValue, max_value: o.maxValue };
+}
+
+/** A run saved before `data.arithmetic` existed was trained on the default task. */
+export function arithmeticOptions(a: ArithmeticConfig | undefined): ArithmeticOptions {
+  if (!a) return DEFAULT_ARITHMETIC_OPTIONS;
+  return { minSteps: a.steps[0], maxSteps: a.steps[1], maxStart: a.max_start, maxAddend: a.max_addend, maxFactor: a.max_factor, minValue: a.min_value, maxValue: a.max_value };
+}
 
 export interface TrainConfig {
   [key: string]: Json;
@@ -31,9 +53,8 @@ export interface TrainConfig {
     n_val: number;
     /** the synthetic tokenizer's numbers: 'digits' or 'chunks' */
     numbers: string;
-    /** the synthetic task's steps per problem, inclusive range */
-    min_steps: number;
-    max_steps: number;
+    /** the built-in task's problems, as `colar-wgpu data synth` draws them */
+    arithmetic: ArithmeticConfig;
   };
   train: {
     epochs: number;
@@ -98,7 +119,7 @@ export const TINY_PRESET: TrainConfig = {
   seed: 0,
   out_dir: 'runs/tiny-cot',
   model: { preset: 'tiny', path: null, init_from: null, hidden_size: 64, layers: 2, heads: 4, kv_heads: 2, intermediate_size: 192 },
-  data: { train: 'synthetic', val: 'synthetic', format: null, n_train: 4000, n_val: 200, numbers: 'digits', min_steps: 2, max_steps: 6 },
+  data: { train: 'synthetic', val: 'synthetic', format: null, n_train: 4000, n_val: 200, numbers: 'digits', arithmetic: arithmeticConfig(DEFAULT_ARITHMETIC_OPTIONS) },
   train: { epochs: 2, batch_size: 32, grad_accum: 1, lr: 2e-3, min_lr_ratio: 0.1, warmup_steps: 20, weight_decay: 0.01, grad_clip: 1.0, ckpt_every: 50, val_samples: 32, max_steps: null, group_by_length: true, multi_token: 1 },
   lora: { enabled: false, r: 128, alpha: 32, dropout: 0, target_modules: ['q_proj', 'v_proj'] },
   colar: {
@@ -154,8 +175,12 @@ function validate(c: TrainConfig): void {
   positiveInt(c.train.epochs, 'train.epochs');
   positiveInt(c.train.ckpt_every, 'train.ckpt_every');
   positiveInt(c.train.multi_token, 'train.multi_token');
-  positiveInt(c.data.min_steps, 'data.min_steps');
-  if (!Number.isInteger(c.data.max_steps) || c.data.max_steps < c.data.min_steps) throw new Error(`config data.max_steps: must be an integer ≥ data.min_steps (${c.data.min_steps}), got ${JSON.stringify(c.data.max_steps)}`);
+  const a = c.data.arithmetic;
+  if (!Array.isArray(a.steps) || a.steps.length !== 2 || !a.steps.every(Number.isInteger) || a.steps[0] < 1 || a.steps[1] < a.steps[0]) {
+    throw new Error(`config data.arithmetic.steps: expected [fewest, most] with 1 ≤ fewest ≤ most, got ${JSON.stringify(a.steps)}`);
+  }
+  for (const key of ['max_start', 'max_addend', 'max_factor', 'min_value', 'max_value'] as const) positiveInt(a[key], `data.arithmetic.${key}`);
+  if (!(a.min_value <= a.max_start && a.max_start <= a.max_value)) throw new Error(`config data.arithmetic: need min_value ≤ max_start ≤ max_value, got ${a.min_value}, ${a.max_start}, ${a.max_value}`);
   if (c.train.multi_token > 1 && c.stage !== 'cot' && c.stage !== 'nocot') throw new Error(`config train.multi_token: a CoT-stage objective (stage cot or nocot), got ${c.train.multi_token} with stage ${c.stage}`);
   if (!(c.train.lr > 0)) throw new Error(`config train.lr: must be positive, got ${c.train.lr}`);
   if (!['sqrt', 'mean'].includes(c.colar.pooling)) throw new Error(`config colar.pooling: expected sqrt or mean, got ${c.colar.pooling}`);

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { drawCompression, epochOrder, learningRate, lengthGroupedOrder } from '../../colar/trainer.js';
 import { meanCI } from '../../colar/evaluate.js';
 import { syntheticDataset } from '../../colar/run.js';
+import { arithmeticDataset, DEFAULT_ARITHMETIC_OPTIONS } from '../../datasets/synthetic.js';
 
 describe('overrides', () => {
   it('parses values like the reference (booleans and null in any case, JSON, else the raw string), keeping case', () => {
@@ -35,15 +36,17 @@ describe('overrides', () => {
     expect(() => resolveConfig('tiny', 'colar', ['latent_loss=soft-mse'])).toThrow(/set colar.entropy_weight to −α/);
     expect(resolveConfig('tiny', 'colar', ['latent_loss=soft-mse', 'entropy_weight=-1e-6']).colar.entropy_weight).toBe(-1e-6);
   });
-  it('draws the synthetic task with the configured step range, and rejects an empty one', () => {
-    const cfg = resolveConfig('tiny', 'cot', ['data.min_steps=3', 'data.max_steps=4']);
-    const counts = new Set(syntheticDataset(cfg, 'test', 200).map((r) => r.steps.length));
-    expect([...counts].sort()).toEqual([3, 4]);
-    // a run saved before the keys existed keeps the task it was trained on (2..6 steps)
-    const { min_steps: _min, max_steps: _max, ...oldData } = TINY_PRESET.data;
+  it('draws the built-in task as data.arithmetic configures it, and rejects bad ranges by key', () => {
+    const cfg = resolveConfig('tiny', 'cot', ['data.arithmetic.steps=[3,4]', 'max_value=99', 'max_start=50']);
+    const records = syntheticDataset(cfg, 'test', 200);
+    expect([...new Set(records.map((r) => r.steps.length))].sort()).toEqual([3, 4]);
+    expect(Math.max(...records.map((r) => Number(r.answer)))).toBeLessThanOrEqual(99);
+    // a run saved before the key existed keeps the task it was trained on (2..6 steps, values to 999)
+    const { arithmetic: _, ...oldData } = TINY_PRESET.data;
     const old = syntheticDataset({ ...TINY_PRESET, data: oldData as typeof TINY_PRESET.data }, 'test', 300);
-    expect(Math.max(...old.map((r) => r.steps.length))).toBe(6);
-    expect(() => resolveConfig('tiny', 'cot', ['data.max_steps=1'])).toThrow('config data.max_steps: must be an integer ≥ data.min_steps (2), got 1');
+    expect(old).toEqual(arithmeticDataset('test', 300, 0, DEFAULT_ARITHMETIC_OPTIONS));
+    expect(() => resolveConfig('tiny', 'cot', ['steps=[3,2]'])).toThrow('config data.arithmetic.steps: expected [fewest, most] with 1 ≤ fewest ≤ most, got [3,2]');
+    expect(() => resolveConfig('tiny', 'cot', ['max_value=20'])).toThrow('config data.arithmetic: need min_value ≤ max_start ≤ max_value, got 2, 99, 20');
   });
 });
 
