@@ -50,6 +50,8 @@ export interface ReproResults {
   dataset: string;
   testQuestions: number;
   seeds: number;
+  /** questions decoded together in evaluation */
+  evalBatch: number;
   stages: Array<{ name: string; seconds: number; steps: number; runDir: string }>;
   rows: ReproRow[];
   /** keyed by stage name; SFT records carry loss (and ce, latent), RL records reward and chain_length */
@@ -141,7 +143,7 @@ function reproMarkdown(r: ReproResults, plots: Plot[]): string {
     `Mean over ${r.seeds} seeds ± the 95% confidence interval of the mean, as in the paper's Table 1. ` +
       '# L is the reasoning-chain length: latent steps for CoLaR, reasoning tokens for CoT. ' +
       'Teacher-forced rows feed the gold chain compressed by c instead of sampled latents (can the model read the compressed chain?). ' +
-      'ms / question is wall-clock time per question, decoding in batches of 32.',
+      `ms / question is wall-clock time per question, decoding in batches of ${r.evalBatch}.`,
     '',
     ...table(
       ['Method', 'Acc. (%)', '# L', 'ms / question'],

@@ -37,7 +37,7 @@ describe('overrides', () => {
     expect(resolveConfig('tiny', 'colar', ['latent_loss=soft-mse', 'entropy_weight=-1e-6']).colar.entropy_weight).toBe(-1e-6);
   });
   it('draws the built-in task as data.arithmetic configures it, and rejects bad ranges by key', () => {
-    const cfg = resolveConfig('tiny', 'cot', ['data.arithmetic.steps=[3,4]', 'max_value=99', 'max_start=50']);
+    const cfg = resolveConfig('small', 'cot', ['data.arithmetic.steps=[3,4]', 'max_value=99', 'max_start=50']);
     const records = syntheticDataset(cfg, 'test', 200);
     expect([...new Set(records.map((r) => r.steps.length))].sort()).toEqual([3, 4]);
     expect(Math.max(...records.map((r) => Number(r.answer)))).toBeLessThanOrEqual(99);
@@ -46,7 +46,7 @@ describe('overrides', () => {
     const old = syntheticDataset({ ...TINY_PRESET, data: oldData as typeof TINY_PRESET.data }, 'test', 300);
     expect(old).toEqual(arithmeticDataset('test', 300, 0, DEFAULT_ARITHMETIC_OPTIONS));
     expect(() => resolveConfig('tiny', 'cot', ['steps=[3,2]'])).toThrow('config data.arithmetic.steps: expected [fewest, most] with 1 ≤ fewest ≤ most, got [3,2]');
-    expect(() => resolveConfig('tiny', 'cot', ['max_value=20'])).toThrow('config data.arithmetic: need min_value ≤ max_start ≤ max_value, got 2, 99, 20');
+    expect(() => resolveConfig('tiny', 'cot', ['max_value=20'])).toThrow('config data.arithmetic: need min_value ≤ max_start ≤ max_value, got 2, 50, 20');
   });
 });
 

@@ -51,6 +51,7 @@ function results(): ReproResults {
     seconds: 3723.44,
     dataset: 'synthetic arithmetic (test split)',
     testQuestions: 200,
+    evalBatch: 50,
     seeds: 3,
     stages: [
       { name: 'cot', seconds: 120.04, steps: 400, runDir: 'results/runs/cot' },
@@ -103,6 +104,7 @@ describe('writeReproReport', () => {
     expect(report.markdown).toContain('- Started: 2025-07-20T10:00:00.000Z');
     expect(report.markdown).toContain('- Wall time: 3723.4 s (1:02:03)');
     expect(report.markdown).toContain('- Test set: synthetic arithmetic (test split), 200 questions, 3 seeds');
+    expect(report.markdown).toContain('decoding in batches of 50.');
   });
 
   it("prints the Table-1 rows in order, accuracy to one decimal, # L to two, ms/question where measured", () => {
