@@ -43,7 +43,7 @@ function plan(o: ReproOptions): StagePlan[] {
   // batches of 64: more tokens/s on lavapipe than 32 (6,400 against 4,550 for the tiny model)
   const sft = ['train.batch_size=64'];
   return [
-    { name: 'cot', stage: 'cot', overrides: [...sft, 'train.epochs=6'] },
+    { name: 'cot', stage: 'cot', overrides: [...sft, 'train.epochs=8'] },
     { name: 'nocot', stage: 'nocot', overrides: [...sft, 'train.epochs=2'] },
     { name: 'colar-mse', stage: 'colar', overrides: [...sft, `model.init_from=${dir('cot')}`, 'latent_loss=mse', 'train.epochs=2', 'train.lr=1e-3'] },
     { name: 'colar-nll', stage: 'colar', overrides: [...sft, `model.init_from=${dir('cot')}`, 'latent_loss=nll', 'train.epochs=2', 'train.lr=1e-3'] },
