@@ -12,7 +12,7 @@ import { type PromptTokenizer, withSpecialTokens } from '../datasets/prompt.js';
 import type { QsaRecord } from '../datasets/record.js';
 import { SPLITS, type Split } from '../datasets/split.js';
 import { answerKind, histogram, summarize, type Summary, tokenLengths } from '../datasets/stats.js';
-import { type ArithmeticOptions, arithmeticDataset, DEFAULT_ARITHMETIC_OPTIONS } from '../datasets/synthetic.js';
+import { type ArithmeticOptions, arithmeticDataset, arithmeticOptionsProblem, DEFAULT_ARITHMETIC_OPTIONS } from '../datasets/synthetic.js';
 import { type NumberTokens, SPECIAL_TOKENS, syntheticTokenizerFiles } from '../datasets/vocab.js';
 import { OUTPUT_FORMATS, type OutputFormat, writeRecords } from '../datasets/write.js';
 
@@ -167,9 +167,12 @@ function synthCommand(): Command {
     .option('--digits <NxM>', 'multiplication: operand digits', parseDigits, { aDigits: 4, bDigits: 4 })
     .action(async (flags: SynthFlags) => {
       const { minSteps, maxSteps, maxStart, maxAddend, maxFactor, minValue, maxValue } = flags;
+      const arithmetic = { minSteps, maxSteps, maxStart, maxAddend, maxFactor, minValue, maxValue };
+      const problem = flags.task === 'arithmetic' ? arithmeticOptionsProblem(arithmetic) : null;
+      if (problem) throw new Error(`data synth --min-steps/--max-steps/--min-value/--max-start/--max-value: ${problem}`);
       const records =
         flags.task === 'arithmetic'
-          ? arithmeticDataset(flags.split, flags.n, flags.seed, { minSteps, maxSteps, maxStart, maxAddend, maxFactor, minValue, maxValue })
+          ? arithmeticDataset(flags.split, flags.n, flags.seed, arithmetic)
           : multiplicationDataset(flags.split, flags.n, flags.seed, flags.digits);
       await writeRecords(flags.out, records, flags.to);
       console.log(`${flags.out}: ${records.length} ${flags.task} ${flags.split} problems, seed ${flags.seed}`);

@@ -119,9 +119,18 @@ export function drawArithmeticProblem(rng: Rng, options: ArithmeticOptions = DEF
   return { question: sentences.join(' '), steps, answer: String(value) };
 }
 
+/** What makes these options draw no problem, or null: the one range check for flags and configs. */
+export function arithmeticOptionsProblem(o: ArithmeticOptions): string | null {
+  if (!(1 <= o.minSteps && o.minSteps <= o.maxSteps)) return `need 1 ≤ fewest steps ≤ most steps, got ${o.minSteps}, ${o.maxSteps}`;
+  if (!(1 <= o.minValue && o.minValue <= o.maxStart && o.maxStart <= o.maxValue)) {
+    return `need 1 ≤ min value ≤ max start ≤ max value, got ${o.minValue}, ${o.maxStart}, ${o.maxValue}`;
+  }
+  return null;
+}
+
 export function arithmeticDataset(split: Split, n: number, seed: number, options: ArithmeticOptions = DEFAULT_ARITHMETIC_OPTIONS): QsaRecord[] {
-  if (options.minSteps < 1 || options.maxSteps < options.minSteps) throw new Error(`bad step range ${options.minSteps}..${options.maxSteps}`);
-  if (options.minValue < 1 || options.maxStart < options.minValue || options.maxValue < options.maxStart) throw new Error('need 1 <= minValue <= maxStart <= maxValue');
+  const problem = arithmeticOptionsProblem(options);
+  if (problem) throw new Error(`arithmetic task: ${problem}`);
   return generateSplit('arithmetic', (rng) => drawArithmeticProblem(rng, options), split, n, seed);
 }
 

@@ -45,8 +45,9 @@ describe('overrides', () => {
     const { arithmetic: _, ...oldData } = TINY_PRESET.data;
     const old = syntheticDataset({ ...TINY_PRESET, data: oldData as typeof TINY_PRESET.data }, 'test', 300);
     expect(old).toEqual(arithmeticDataset('test', 300, 0, DEFAULT_ARITHMETIC_OPTIONS));
-    expect(() => resolveConfig('tiny', 'cot', ['steps=[3,2]'])).toThrow('config data.arithmetic.steps: expected [fewest, most] with 1 ≤ fewest ≤ most, got [3,2]');
-    expect(() => resolveConfig('tiny', 'cot', ['max_value=20'])).toThrow('config data.arithmetic: need min_value ≤ max_start ≤ max_value, got 2, 50, 20');
+    expect(() => resolveConfig('tiny', 'cot', ['steps=[3,2]'])).toThrow('config data.arithmetic: need 1 ≤ fewest steps ≤ most steps, got 3, 2');
+    expect(() => resolveConfig('tiny', 'cot', ['max_value=20'])).toThrow('config data.arithmetic: need 1 ≤ min value ≤ max start ≤ max value, got 2, 50, 20');
+    expect(() => resolveConfig('tiny', 'cot', ['steps=[2]'])).toThrow('config data.arithmetic.steps: expected [fewest, most], got [2]');
   });
 });
 

@@ -33,6 +33,11 @@ describe('colar-wgpu data', () => {
     );
   });
 
+  it('synth rejects an empty range, naming the flags', async () => {
+    await expect(data('synth', '--min-steps', '4', '--max-steps', '3', '--out', join(dir, 'x.json'))).rejects.toThrow(
+      'data synth --min-steps/--max-steps/--min-value/--max-start/--max-value: need 1 ≤ fewest steps ≤ most steps, got 4, 3',
+    );
+  });
   it('synth writes multiplication in the iCoT format', async () => {
     const out = join(dir, 'mult.txt');
     await data('synth', '--task', 'multiplication', '--digits', '3x2', '--n', '4', '--to', 'icot', '--out', out);

@@ -198,7 +198,7 @@ describe('model ops', () => {
   it('layerNorm', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(dim(6), { minLength: 1, maxLength: 2 }), fc.integer({ min: 2, max: 40 }), seed, async (lead, d, s) => {
-        await checkOp('layerNorm', [float([...lead, d]), float([d]), float([d])], ([x, w, b]) => E.layerNorm(x, w, b, 1e-5), TRANSC, s);
+        await checkOp('layerNorm', [{ shape: [...lead, d], input: { kind: 'spread' }, grad: true }, float([d]), float([d])], ([x, w, b]) => E.layerNorm(x, w, b, 1e-5), TRANSC, s);
       }),
       RUNS,
     );

