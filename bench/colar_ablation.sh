@@ -40,6 +40,7 @@ declare -A LEVERS=(
   [noise]="latent_loss=mse colar.input_noise=0.5"
   [c1]="latent_loss=mse colar.max_compression_factor=1 colar.val_compression=1"
   [c1noise]="latent_loss=mse colar.max_compression_factor=1 colar.val_compression=1 colar.input_noise=0.5"
+  [c2noise]="latent_loss=mse colar.max_compression_factor=2 colar.val_compression=2 colar.input_noise=0.5"
 )
 
 stamp() { echo "[$(date +%T)] $*"; }

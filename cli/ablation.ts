@@ -10,7 +10,7 @@ export function ablationCommand(): Command {
     .action(async (dir: string) => {
       const cells = await readAblation(dir);
       if (cells.length === 0) throw new Error(`${dir}: no evaluated runs (<lever>-s<seed>/eval/eval.json)`);
-      const table = ablationMarkdown(cells, ['cot', 'nocot', 'mse', 'nll', 'curriculum', 'lora', 'pef', 'noise', 'c1', 'c1noise', 'rl-mean', 'rl-sum32']);
+      const table = ablationMarkdown(cells, ['cot', 'nocot', 'mse', 'nll', 'curriculum', 'lora', 'pef', 'noise', 'c1', 'c1noise', 'c2noise', 'rl-mean', 'rl-sum32']);
       await writeFile(join(dir, 'ABLATION.md'), `# CoLaR ablation (${dir})\n\nMean over training seeds of each run's mean over evaluation seeds, ± 1.96·σ/√n over training seeds.\n\n${table}\n`);
       console.log(table);
     });
