@@ -5,9 +5,9 @@
 #   nocot    No-CoT SFT, 12 epochs (as long as CoT)   → the baseline CoLaR-2 must beat
 #   every-c  CoLaR, c drawn from 1–5, input noise 0.5, 8 epochs, then resumed to 16 (a warm
 #            restart, as measured)                   → one model: c = 1 ≥ 60 %, # L, teacher-forced
-#   c2       CoLaR at c = 2 only, input noise 0.5, 8 epochs → CoLaR-2 above No-CoT
+#   c2       CoLaR at c = 2 only, input noise 0.5, 8 epochs, then resumed to 16 → CoLaR-2 above No-CoT
 # then evaluates each (EVAL_N problems × EVAL_SEEDS seeds, the paper's sampling; CoT also greedy).
-# About 2 hours on a 2-core machine (lavapipe, Zen 5) one stage at a time.
+# About 2.5 hours on a 2-core machine (lavapipe, Zen 5) one stage at a time.
 #   usage: bench/colar_tiny.sh OUT_DIR     (EXTRA="key=value ..." is added to every training run)
 set -euo pipefail
 out=${1:?usage: bench/colar_tiny.sh OUT_DIR}
@@ -37,7 +37,9 @@ finished cot || train cot cot cot train.epochs=12
 finished nocot || train nocot nocot nocot train.epochs=12
 finished every-c-8 || train every-c-8 every-c colar "${colar[@]}" colar.val_compression=1 train.epochs=8
 finished every-c-16 || train every-c-16 every-c colar "${colar[@]}" colar.val_compression=1 train.epochs=16
-finished c2 || train c2 c2 colar "${colar[@]}" colar.max_compression_factor='"2"' colar.val_compression=2 train.epochs=8
+c2=("${colar[@]}" colar.max_compression_factor='"2"' colar.val_compression=2)
+finished c2-8 || train c2-8 c2 colar "${c2[@]}" train.epochs=8
+finished c2-16 || train c2-16 c2 colar "${c2[@]}" train.epochs=16
 
 evaluate cot
 EVAL_TAG=-greedy evaluate cot --greedy --out "$out/cot/eval-greedy"
