@@ -7,7 +7,8 @@
 #            restart, as measured)                   → one model: c = 1 ≥ 60 %, # L, teacher-forced
 #   c2       CoLaR at c = 2 only, input noise 0.5, 8 epochs, then resumed to 16 → CoLaR-2 above No-CoT
 # then evaluates each (EVAL_N problems × EVAL_SEEDS seeds, the paper's sampling; CoT also greedy).
-# About 2.5 hours on a 2-core machine (lavapipe, Zen 5) one stage at a time.
+# About 2.4 hours on a 2-core machine (lavapipe, Zen 5): the sum of the stages' times measured by
+# hand, some with two runs sharing the cores.
 #   usage: bench/colar_tiny.sh OUT_DIR     (EXTRA="key=value ..." is added to every training run)
 set -euo pipefail
 out=${1:?usage: bench/colar_tiny.sh OUT_DIR}
