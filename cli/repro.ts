@@ -5,12 +5,12 @@ import { integerAtLeast, integerListAtLeast } from './flags.js';
 
 export function reproCommand(): Command {
   return new Command('repro')
-    .description('the whole pipeline on the built-in task: CoT, No-CoT, CoLaR (MSE, NLL), GRPO (averaged and not), evaluation over seeds, results/REPRO.md with plots; resumable')
+    .description('the whole pipeline on the built-in task, as a demonstration sized for a 2-core CPU: CoT, No-CoT, one CoLaR model, GRPO (averaged and not), evaluation over seeds, results/REPRO.md with plots; resumable')
     .option('--preset <name>', 'configuration preset', 'tiny')
     .option('--out <dir>', 'results directory', 'results')
     .option('--seeds <n>', 'evaluation seeds', integerAtLeast(1), 5)
     .option('--test <n>', 'test questions', integerAtLeast(1), 200)
-    .option('--compression <list>', 'compression factors to evaluate', integerListAtLeast(1), [1, 2, 3, 4, 5])
+    .option('--compression <list>', 'compression factors CoLaR trains with (drawn per step) and is evaluated at', integerListAtLeast(1), [1, 2])
     .option('--batch <n>', 'questions decoded together in evaluation', integerAtLeast(1), 200)
     .argument('[overrides...]', 'key=value overrides for every stage')
     .action(async (overrides: string[], o: { preset: string; out: string; seeds: number; test: number; compression: number[]; batch: number }) => {
