@@ -1,7 +1,7 @@
 // Batched matrix products with transpose flags, and their gradients (matmuls with flags).
 
 import type { MatmulShape } from '../../kernels/matmul.js';
-import { record } from '../autograd.js';
+import { needsGrad, record } from '../autograd.js';
 import { Tensor, type Shape } from '../tensor.js';
 import { checkFloat, checkSameBackend, fail, wrap } from './util.js';
 import { sum } from './reduce.js';
@@ -48,14 +48,16 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     bBatchStride: bBatch.length ? K * N : 0,
   };
   const out = wrap(a, a.backend.matmul(a, b, s), [...batchShape, M, N]);
+  // a frozen operand (a LoRA base weight, a constant) gets no gradient product at all
+  const [gradA, gradB] = [needsGrad(a), needsGrad(b)];
   return record('matmul', out, [a, b], [a, b], (g, [sa, sb]) => {
-    const ga = transA
+    const ga = !gradA ? null : transA
       ? matmul(sb, g, { transA: transB, transB: true, alpha })
       : matmul(g, sb, { transB: !transB, alpha });
-    const gb = transB
+    const gb = !gradB ? null : transB
       ? matmul(g, sa, { transA: true, transB: transA, alpha })
       : matmul(sa, g, { transA: !transA, alpha });
-    return [reduceBatch(ga, a.shape), reduceBatch(gb, b.shape)];
+    return [ga && reduceBatch(ga, a.shape), gb && reduceBatch(gb, b.shape)];
   });
 }
 
