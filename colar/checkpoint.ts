@@ -1,9 +1,10 @@
 // Checkpoints: a directory of safetensors (weights under their Hugging Face / PEFT / latent-head
 // names; optimizer moments) and state.json, written into a temporary directory and renamed into
 // place, so a crash at any moment leaves the last good checkpoint intact. `latest` names the
-// newest one and is itself replaced atomically.
+// newest one and is itself replaced atomically; only the newest STEP_CHECKPOINTS_KEPT step-N
+// directories stay (with best/), so a long run does not fill the disk.
 
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as E from '../engine/index.js';
 import { SafetensorsFile, writeSafetensors } from './llama/safetensors.js';
@@ -11,6 +12,7 @@ import { SafetensorsFile, writeSafetensors } from './llama/safetensors.js';
 export const WEIGHTS = 'weights.safetensors';
 export const OPTIMIZER = 'optimizer.safetensors';
 export const STATE = 'state.json';
+export const STEP_CHECKPOINTS_KEPT = 2;
 
 export interface CheckpointState {
   step: number;
@@ -47,8 +49,17 @@ export async function saveCheckpoint(runDir: string, name: string, weights: Map<
   if (name !== 'best') {
     await writeFile(join(root, '.latest.tmp'), name);
     await rename(join(root, '.latest.tmp'), join(root, 'latest'));
+    await pruneStepCheckpoints(root);
   }
   return final;
+}
+
+/** Removes all but the newest STEP_CHECKPOINTS_KEPT step-N directories (after `latest` moved on). */
+async function pruneStepCheckpoints(root: string): Promise<void> {
+  const steps = (await readdir(root))
+    .filter((n) => /^step-\d+$/.test(n))
+    .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
+  for (const n of steps.slice(0, -STEP_CHECKPOINTS_KEPT)) await rm(join(root, n), { recursive: true, force: true });
 }
 
 /** The newest checkpoint directory of a run, or null. */
