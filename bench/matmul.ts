@@ -2,7 +2,7 @@
 // an MLP projection, a decode row) and the transposed forms the backward pass uses. Shapes read
 // MxKxN ([M, K]×[K, N]); a suffix names the transposed operands (nt: Bᵀ, tn: Aᵀ, tt: both).
 import type { Gpu } from '../kernels/gpu.js';
-import { matmulGpu, type MatmulShape } from '../kernels/matmul.js';
+import { loraProjectionGpu, matmulGpu, type MatmulShape } from '../kernels/matmul.js';
 import { medianMs, type BenchRecord } from './record.js';
 
 interface MatmulCase {
@@ -59,8 +59,9 @@ export async function benchMatmul(gpu: Gpu, cases = MATMUL_CASES): Promise<Bench
 }
 
 /**
- * A LoRA projection y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ at rank r, as the model runs it (the base product,
- * then the two thin products accumulated into y), against the base product alone.
+ * A LoRA projection y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ at rank r as the model runs it (x·Wᵀ and x·Aᵀ from
+ * one packing of x, then s·(x·Aᵀ)·Bᵀ accumulated into y), the same as three separate products,
+ * and the base product alone.
  */
 export async function benchLora(gpu: Gpu, tokens = 512, d = 2048, rank = 128): Promise<BenchRecord[]> {
   const shape = (M: number, K: number, N: number, accumulate = false, alpha = 1): MatmulShape => ({
@@ -72,18 +73,24 @@ export async function benchLora(gpu: Gpu, tokens = 512, d = 2048, rank = 128): P
     return buffer;
   });
   const base = () => matmulGpu(gpu, x, w, y, shape(tokens, d, d));
+  const adapterUp = () => matmulGpu(gpu, xa, b, y, shape(tokens, rank, d, true, 0.25));
   const timing = { warmup: 1, repeats: 3 };
-  const plainMs = await medianMs(base, () => gpu.sync(), timing);
-  const loraMs = await medianMs(() => {
+  const sync = () => gpu.sync();
+  const plainMs = await medianMs(base, sync, timing);
+  const fusedMs = await medianMs(() => {
+    loraProjectionGpu(gpu, x, w, a, y, xa, tokens, d, d, rank);
+    adapterUp();
+  }, sync, timing);
+  const composedMs = await medianMs(() => {
     base();
     matmulGpu(gpu, x, a, xa, shape(tokens, d, rank));
-    matmulGpu(gpu, xa, b, y, shape(tokens, rank, d, true, 0.25));
-  }, () => gpu.sync(), timing);
+    adapterUp();
+  }, sync, timing);
   for (const buffer of [x, w, a, b, xa, y]) gpu.pool.release(buffer);
   const flops = 2 * tokens * d * d;
   const record = (name: string, ms: number): BenchRecord => ({
     name, shape: `${tokens}x${d}x${d} rank ${rank}`, backend: 'webgpu', adapter: gpu.adapterName, ms_median: ms, gflops: flops / (ms * 1e6),
   });
-  // gflops counts the base product's FLOPs in both: the ratio of the two is the adapter's cost
-  return [record('linear', plainMs), record('linear+lora', loraMs)];
+  // gflops counts the base product's FLOPs in all three: their ratios are the adapter's cost
+  return [record('linear', plainMs), record('linear+lora', fusedMs), record('linear+lora composed', composedMs)];
 }

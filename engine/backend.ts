@@ -51,6 +51,8 @@ export interface Backend {
 
   /** C = alpha·op(A)·op(B), or C += that into `into`. */
   matmul(a: TensorRef, b: TensorRef, s: MatmulShape, into?: Storage): Storage;
+  /** A LoRA layer's products of x [M, K]: y = x·Wᵀ (W [N, K]) and u = x·Aᵀ (A [r, K]). */
+  loraProjection(x: TensorRef, w: TensorRef, a: TensorRef, M: number, K: number, N: number, r: number): { y: Storage; u: Storage };
 
   softmax(x: TensorRef, rows: number, n: number, log: boolean): Storage;
   softmaxBackward(y: TensorRef, gy: TensorRef, rows: number, n: number, log: boolean): Storage;

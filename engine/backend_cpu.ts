@@ -140,6 +140,14 @@ export class CpuBackend implements Backend {
     return c;
   }
 
+  loraProjection(x: TensorRef, w: TensorRef, a: TensorRef, M: number, K: number, N: number, r: number): { y: Storage; u: Storage } {
+    const [y, u] = [alloc(M * N, 'f32'), alloc(M * r, 'f32')];
+    for (const [b, c, n] of [[w, y, N], [a, u, r]] as const) {
+      matmulCpu(f(x), f(b), out(c), { batch: 1, M, N: n, K, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0 });
+    }
+    return { y, u };
+  }
+
   softmax(x: TensorRef, rows: number, n: number, log: boolean): Storage {
     const s = alloc(x.size, 'f32');
     softmaxCpu(f(x), out(s), rows, n, log);

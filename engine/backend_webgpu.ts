@@ -8,7 +8,7 @@ import { binaryGpu, castGpu, fillGpu, unaryGpu, whereGpu, type BinaryOp, type Un
 import { gatherRowsGpu, scatterAddRowsGpu } from '../kernels/gather.js';
 import type { Gpu } from '../kernels/gpu.js';
 import { copyRangeGpu, permuteGpu } from '../kernels/layout.js';
-import { matmulGpu, type MatmulShape } from '../kernels/matmul.js';
+import { loraProjectionGpu, matmulGpu, type MatmulShape } from '../kernels/matmul.js';
 import { layerNormBackwardGpu, layerNormGpu, rmsNormBackwardGpu, rmsNormGpu } from '../kernels/norm.js';
 import { multinomialGpu, randomNormalGpu, randomUniformGpu } from '../kernels/random.js';
 import { argmaxGpu, reduceGpu, type ReduceOp } from '../kernels/reduce.js';
@@ -134,6 +134,12 @@ export class WebGpuBackend implements Backend {
     const c = (into as GpuStorage | undefined) ?? this.alloc(s.batch * s.M * s.N);
     matmulGpu(this.gpu, buf(a), buf(b), c.buffer, { ...s, accumulate: into !== undefined });
     return c;
+  }
+
+  loraProjection(x: TensorRef, w: TensorRef, a: TensorRef, M: number, K: number, N: number, r: number): { y: Storage; u: Storage } {
+    const [y, u] = [this.alloc(M * N), this.alloc(M * r)];
+    loraProjectionGpu(this.gpu, buf(x), buf(w), buf(a), y.buffer, u.buffer, M, K, N, r);
+    return { y, u };
   }
 
   softmax(x: TensorRef, rows: number, n: number, log: boolean): Storage {

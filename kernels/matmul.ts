@@ -117,6 +117,27 @@ export function matmulGpu(gpu: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, s:
   matmulWithVariant(gpu, tunedMatmulVariant(gpu, s) ?? defaultMatmulVariant(gpu, s), a, b, c, s);
 }
 
+/**
+ * A LoRA layer's two products of x [M, K]: y = x·Wᵀ (W [N, K]) and u = x·Aᵀ (A [r, K]). When the
+ * packed kernel takes N + r columns in one tile, x is packed once and one product writes both
+ * (W and A share the B texture; the columns past N go to u); otherwise two products. `variant`
+ * overrides the choice for N + r columns (tests).
+ */
+export function loraProjectionGpu(gpu: Gpu, x: GPUBuffer, w: GPUBuffer, a: GPUBuffer, y: GPUBuffer, u: GPUBuffer, M: number, K: number, N: number, r: number, variant?: MatmulVariant): void {
+  const s: MatmulShape = { batch: 1, M, N, K, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0 };
+  const both = { ...s, N: N + r };
+  const v = variant ?? tunedMatmulVariant(gpu, both) ?? defaultMatmulVariant(gpu, both);
+  if (v.kind === 'packed' && M > 0 && K > 0 && N % 4 === 0) {
+    const lim = limitsOf(gpu, v);
+    const ch = chunkSizes(operandView(both), v, lim);
+    if (ch.m === M && ch.n === N + r && ch.k === K) {
+      packedTile(gpu, v, operandView(s), { b0: 0, nb: 1, m0: 0, m: M, n0: 0, n: N, k0: 0, k: K }, lim, x, w, y, false, { b2: a, n2: r, c2: u });
+      return;
+    }
+  }
+  for (const [b, c, n] of [[w, y, N], [a, u, r]] as const) matmulWithVariant(gpu, variant ?? tunedMatmulVariant(gpu, { ...s, N: n }) ?? defaultMatmulVariant(gpu, { ...s, N: n }), x, b, c, { ...s, N: n });
+}
+
 /** Packing needs subgroups of at least 8 lanes (one A texel per lane per 8 k). */
 export function canPack(gpu: Gpu): boolean {
   return gpu.features.has('subgroups') && (gpu.adapter.info.subgroupMinSize ?? 0) >= 8;
@@ -436,12 +457,13 @@ function texelAt(kOnX: boolean, k: string, q: string, quads: string): string {
  * or columns of op(B)) at one k, zero past the edges. kOnX: texel (k, q) in row batch·iq + q;
  * otherwise texel (q, k) in row batch·kp + k. Lanes run along x, so they write consecutive
  * texels; B picks kOnX when k is its contiguous axis, so its lanes also read consecutive
- * addresses (a per-lane load still pays per element, but shares cache lines).
+ * addresses (a per-lane load still pays per element, but shares cache lines). Quad q lands at
+ * q + dq, so two operands can share one texture (the LoRA projection's W and A).
  */
 export function packSource(kOnX: boolean): string {
   const [lanes, other] = kOnX ? ['k', 'q'] : ['q', 'k'];
   return /* wgsl */ `
-struct Params { I: u32, K: u32, kp: u32, iq: u32, off: u32, bs: u32, is: u32, ks: u32 }
+struct Params { I: u32, K: u32, kp: u32, iq: u32, off: u32, bs: u32, is: u32, ks: u32, dq: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var dst: texture_storage_2d<rgba32float, write>;
@@ -458,7 +480,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var c = 0u; c < 4u; c++) {
     v[c] = select(0.0, src[base + min(i + c, p.I - 1u) * p.is], i + c < p.I && k < p.K);
   }
-  if (${lanes} < ${kOnX ? 'p.kp' : 'p.iq'}) { textureStore(dst, ${texelAt(kOnX, 'k', 'q', 'p.iq')}, v); }
+  if (${lanes} < ${kOnX ? 'p.kp' : 'p.iq'}) { textureStore(dst, ${texelAt(kOnX, 'k', 'q + p.dq', 'p.iq')}, v); }
 }`;
 }
 
@@ -467,7 +489,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
  * 8 k it fetches the B texels of its quads for each k, and one A texel per 4 rows at k0 + l that
  * subgroupBroadcast hands to every lane. The textures are zero-padded, so no bounds checks.
  */
-export function packedSource({ tm, tn4, wg }: PackedVariant, bKOnX: boolean): string {
+export function packedSource({ tm, tn4, wg }: PackedVariant, bKOnX: boolean, split = false): string {
   const quads = tm / 4;
   const rowMacs = (q: number) => lines(4, (e) => {
     const i = 4 * q + e;
@@ -476,12 +498,12 @@ export function packedSource({ tm, tn4, wg }: PackedVariant, bKOnX: boolean): st
   return /* wgsl */ `enable subgroups;
 struct Params {
   M: u32, N: u32, kp: u32, batches: u32, rowBlocks: u32, colBlocks: u32, mq: u32, nq: u32,
-  cOff: u32, cBS: u32, cRS: u32, alpha: f32, accumulate: u32,
+  cOff: u32, cBS: u32, cRS: u32, alpha: f32, accumulate: u32,${split ? ' split: u32, uOff: u32, uRS: u32,' : ''}
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var ta: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(2) var tb: texture_storage_2d<rgba32float, read>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;${split ? '\n@group(0) @binding(4) var<storage, read_write> u: array<f32>;' : ''}
 ${WGSL_GROUP_INDEX}
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -503,7 +525,7 @@ ${grid(tm, tn4, (i, t) => `  out[${i * tn4 + t}] = acc${i}_${t};`)}
     let r = r0 + x / ${tn4 * 4}u;
     let j = (cq0 + ((x / 4u) % ${tn4}u) * ${wg}u) * 4u + x % 4u;
     if (live && r < p.M && j < p.N) {
-      let ci = cBase + r * p.cRS + j;
+${split ? '      if (j >= p.split) { u[p.uOff + r * p.uRS + j - p.split] = p.alpha * out[x / 4u][x % 4u]; continue; }\n' : ''}      let ci = cBase + r * p.cRS + j;
       var v = p.alpha * out[x / 4u][x % 4u];
       if (p.accumulate != 0u) { v += c[ci]; }
       c[ci] = v;
@@ -547,12 +569,25 @@ function packTexture(gpu: Gpu, key: string, w: number, h: number, maxTexels: num
   return tex;
 }
 
-function packedTile(gpu: Gpu, v: PackedVariant, view: OperandView, t: Tile, lim: Limits, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, accumulate: boolean): void {
+/**
+ * Extra columns of op(B) from a second operand stored like B, whose products go to their own
+ * output: the LoRA projection's A, so that x·Wᵀ and x·Aᵀ share one packing of x and one product.
+ */
+interface SplitColumns {
+  b2: GPUBuffer;
+  /** columns of op(B2) (rows of A) */
+  n2: number;
+  /** [M, n2] */
+  c2: GPUBuffer;
+}
+
+function packedTile(gpu: Gpu, v: PackedVariant, view: OperandView, t: Tile, lim: Limits, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, accumulate: boolean, split?: SplitColumns): void {
   const { s } = view;
   const bind = tileBindings(view, t, lim, a, b, c);
+  const n = t.n + (split?.n2 ?? 0);
   const kp = roundUp(Math.max(1, t.k), KB);
   const mq = roundUp(t.m, v.tm) / 4;
-  const nq = roundUp(t.n, lim.gn) / 4;
+  const nq = roundUp(n, lim.gn) / 4;
   // B's texture puts k along x when k is B's contiguous axis in memory. A's always does: the
   // product kernel's A fetch (lanes along k) runs at half speed across texture rows, which
   // costs more than packing a transposed A with strided loads.
@@ -562,27 +597,39 @@ function packedTile(gpu: Gpu, v: PackedVariant, view: OperandView, t: Tile, lim:
   const tb = packTexture(gpu, `b${bKOnX ? 'k' : 'q'}`, ...texSize(bKOnX, nq), lim.maxTexels);
   const packGroups = (kOnX: boolean, quads: number): [number, number, number] =>
     kOnX ? [Math.ceil(kp / 64), quads, t.nb] : [Math.ceil(quads / 64), kp, t.nb];
+  const packB = gpu.pipeline(`matmul-pack-${bKOnX ? 'k' : 'q'}`, () => packSource(bKOnX));
+  // B's quads, then (split) B2's from quad t.n / 4 on, zero-padding the rest
+  const bQuads = split ? t.n / 4 : nq;
   const rowBlocks = mq / (v.tm / 4);
   const colBlocks = nq / (v.wg * v.tn4);
   const groups = t.nb * rowBlocks * colBlocks;
   const gy = Math.ceil(groups / 65535);
+  const productParams = [t.m, n, kp, t.nb, rowBlocks, colBlocks, mq, nq, bind.cOff, s.M * s.N, s.N, f32bits(s.alpha ?? 1), accumulate ? 1 : 0];
   for (const d of [
     {
       pipeline: gpu.pipeline('matmul-pack-k', () => packSource(true)),
       resources: [bind.a, ta],
-      params: [t.m, t.k, kp, mq, bind.aOff, s.aBatchStride, view.ars, view.acs],
+      params: [t.m, t.k, kp, mq, bind.aOff, s.aBatchStride, view.ars, view.acs, 0],
       groups: packGroups(true, mq),
     },
     {
-      pipeline: gpu.pipeline(`matmul-pack-${bKOnX ? 'k' : 'q'}`, () => packSource(bKOnX)),
+      pipeline: packB,
       resources: [bind.b, tb],
-      params: [t.n, t.k, kp, nq, bind.bOff, s.bBatchStride, view.bcs, view.brs],
-      groups: packGroups(bKOnX, nq),
+      params: [t.n, t.k, kp, bQuads, bind.bOff, s.bBatchStride, view.bcs, view.brs, 0],
+      groups: packGroups(bKOnX, bQuads),
     },
+    ...(split
+      ? [{
+        pipeline: packB,
+        resources: [split.b2, tb],
+        params: [split.n2, t.k, kp, nq - bQuads, 0, 0, view.bcs, view.brs, bQuads],
+        groups: packGroups(bKOnX, nq - bQuads),
+      }]
+      : []),
     {
-      pipeline: gpu.pipeline(`matmul-${variantKey(v)}-${bKOnX ? 'k' : 'q'}`, () => packedSource(v, bKOnX)),
-      resources: [ta, tb, bind.c],
-      params: [t.m, t.n, kp, t.nb, rowBlocks, colBlocks, mq, nq, bind.cOff, s.M * s.N, s.N, f32bits(s.alpha ?? 1), accumulate ? 1 : 0],
+      pipeline: gpu.pipeline(`matmul-${variantKey(v)}-${bKOnX ? 'k' : 'q'}${split ? '-split' : ''}`, () => packedSource(v, bKOnX, split !== undefined)),
+      resources: [ta, tb, bind.c, ...(split ? [split.c2] : [])],
+      params: split ? [...productParams, t.n, 0, split.n2] : productParams,
       groups: [Math.ceil(groups / gy), gy, 1] as [number, number, number],
     },
   ]) {

@@ -33,11 +33,17 @@ export class Linear {
 
   /** `dropoutRng`: training; the adapter's dropout masks come from it (none without it). */
   forward(x: E.Tensor, dropoutRng?: E.Rng): E.Tensor {
-    const y = E.linear(x, this.weight, this.bias ?? undefined);
-    if (!this.lora) return y;
+    if (!this.lora) return E.linear(x, this.weight, this.bias ?? undefined);
     const { A, B, scale, dropout } = this.lora;
-    const xa = dropout > 0 && dropoutRng ? E.dropout(x, dropout, dropoutRng.uniformLike(x)) : x;
-    return E.add(y, E.matmul(E.matmul(xa, A, { transB: true }), B, { transB: true, alpha: scale }));
+    let y: E.Tensor;
+    if (dropout > 0 && dropoutRng) {
+      // the adapter reads a dropped-out x, so it cannot share the base product's pass over x
+      const xa = E.dropout(x, dropout, dropoutRng.uniformLike(x));
+      y = E.add(E.linear(x, this.weight), E.matmul(E.matmul(xa, A, { transB: true }), B, { transB: true, alpha: scale }));
+    } else {
+      y = E.loraLinear(x, this.weight, A, B, scale);
+    }
+    return this.bias ? E.add(y, this.bias) : y;
   }
 
   /** Folds the adapter into the base weight (W += s·B·A) and removes it. */

@@ -68,6 +68,42 @@ function reduceBatch(g: Tensor, shape: Shape): Tensor {
   return sum(flat, { axis: 0 });
 }
 
+/**
+ * A LoRA projection y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ (x [..., K], W [N, K], A [r, K], B [N, r]): x·Wᵀ and
+ * x·Aᵀ come from one product over N + r columns (the backend packs x once), and s·(x·Aᵀ)·Bᵀ
+ * accumulates into y. Like every matmul, the backward computes no gradient for a frozen W.
+ */
+export function loraLinear(x: Tensor, weight: Tensor, A: Tensor, B: Tensor, scale: number): Tensor {
+  checkFloat('loraLinear', x, weight, A, B);
+  checkSameBackend('loraLinear', x, weight, A, B);
+  const K = x.shape.at(-1) ?? 0;
+  const [N, r] = [weight.shape[0], A.shape[0]];
+  if (weight.rank !== 2 || A.rank !== 2 || B.rank !== 2 || weight.shape[1] !== K || A.shape[1] !== K || B.shape[0] !== N || B.shape[1] !== r) {
+    fail('loraLinear', 'expects x [..., K], W [N, K], A [r, K], B [N, r]', x, weight, A, B);
+  }
+  const M = x.size / Math.max(1, K);
+  const { y, u: uStorage } = x.backend.loraProjection(x, weight, A, M, K, N, r);
+  const u = wrap(x, uStorage, [M, r]);
+  x.backend.matmul(u, B, { batch: 1, M, N, K: r, transA: false, transB: true, alpha: scale, aBatchStride: 0, bBatchStride: 0 }, y);
+  const out = wrap(x, y, [...x.shape.slice(0, -1), N]);
+  const [gradX, gradW, gradA, gradB] = [x, weight, A, B].map(needsGrad);
+  record('loraLinear', out, [x, weight, A, B], [x, weight, A, B, u], (g, [sx, sw, sa, sb, su]) => {
+    const g2 = reshape(g, [M, N]);
+    const x2 = reshape(sx, [M, K]);
+    // gu = s·g·B [M, r]: the gradient reaching x·Aᵀ
+    const gu = gradX || gradA ? matmul(g2, sb, { alpha: scale }) : null;
+    const gx = gradX ? add(matmul(g2, sw), matmul(gu!, sa)) : null;
+    return [
+      gx && reshape(gx, x.shape),
+      gradW ? matmul(g2, x2, { transA: true }) : null,
+      gradA ? matmul(gu!, x2, { transA: true }) : null,
+      gradB ? matmul(g2, su, { transA: true, alpha: scale }) : null,
+    ];
+  });
+  u.dispose();
+  return out;
+}
+
 /** y = x·Wᵀ (+ b): PyTorch's Linear, weight [out, in]. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   const y = matmul(x, weight, { transB: true });

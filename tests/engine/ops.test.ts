@@ -146,6 +146,16 @@ describe('matmul', () => {
   it('linear with bias', async () => {
     await checkOp('linear', [float([2, 3, 7]), float([5, 7]), float([5])], ([x, w, b]) => E.linear(x, w, b), REDUCE, 11);
   });
+  it('LoRA projection x·Wᵀ + s·(x·Aᵀ)·Bᵀ, W trained or frozen', async () => {
+    await fc.assert(
+      fc.asyncProperty(dim(3), dim(9), dim(9), dim(9), dim(4), fc.boolean(), seed, async (batch, M, N, K, r, frozen, s) => {
+        await checkOp('loraLinear', [float([batch, M, K]), float([N, K], !frozen), float([r, K]), float([N, r])], ([x, w, a, b]) => E.loraLinear(x, w, a, b, 0.25), REDUCE, s);
+      }),
+      RUNS,
+    );
+    // a layer shape at which the WebGPU backend runs x·Wᵀ and x·Aᵀ as one product
+    await checkOp('loraLinear-fused', [float([96, 64]), float([64, 64], false), float([16, 64]), float([64, 16])], ([x, w, a, b]) => E.loraLinear(x, w, a, b, 0.5), REDUCE, 7);
+  });
 });
 
 const shapeAndPerm = fc

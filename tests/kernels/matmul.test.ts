@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../../kernels/gpu.js';
 import {
-  defaultMatmulVariant, matmulCandidates, matmulCpu, matmulGpu, matmulWithVariant, parseVariantKey, variantKey,
+  defaultMatmulVariant, loraProjectionGpu, matmulCandidates, matmulCpu, matmulGpu, matmulWithVariant, parseVariantKey, variantKey,
   type MatmulShape, type MatmulVariant, type TilingCaps,
 } from '../../kernels/matmul.js';
 import { expectClose } from '../helpers/compare.js';
@@ -85,6 +85,38 @@ const plain = (M: number, N: number, K: number, extra: Partial<Case> = {}): Case
   batch: 1, M, N, K, transA: false, transB: false, aBatchStride: M * K, bBatchStride: K * N, seed: 5, ...extra,
 });
 
+/** loraProjectionGpu's y = x·Wᵀ and u = x·Aᵀ against the CPU; returns whether one fused product ran. */
+async function checkLoraProjection(gpu: Gpu, v: MatmulVariant | undefined, M: number, K: number, N: number, r: number, seed: number): Promise<boolean> {
+  const [x, w, a] = [M * K, N * K, r * K].map((n, i) => randomFloats(n, seed + i));
+  const nt = (rows: number): MatmulShape => ({ batch: 1, M, N: rows, K, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0 });
+  const expect64 = (b: Float64Array, rows: number, abs = false) => {
+    const out = new Float64Array(M * rows);
+    matmulCpu(abs ? x.map(Math.abs) : x, abs ? b.map(Math.abs) : b, out, nt(rows));
+    return out;
+  };
+  const [xb, wb, ab] = [x, w, a].map((v) => upload(gpu, v));
+  const [yb, ub] = [M * N, M * r].map((n) => gpu.pool.acquire(n * 4));
+  const pipeline = gpu.pipeline.bind(gpu);
+  let fused = false;
+  gpu.pipeline = (name, source) => {
+    fused ||= name.endsWith('-split');
+    return pipeline(name, source);
+  };
+  try {
+    loraProjectionGpu(gpu, xb, wb, ab, yb, ub, M, K, N, r, v);
+  } finally {
+    gpu.pipeline = pipeline;
+  }
+  const bound = 1e-6 * Math.sqrt(K);
+  for (const [buf, b, rows, name] of [[yb, w, N, 'y'], [ub, a, r, 'u']] as const) {
+    const scale = expect64(b, rows, true);
+    const norm = (v: ArrayLike<number>) => Float64Array.from(v, (z, i) => z / (scale[i] || 1));
+    expectClose(norm(await download(gpu, buf, M * rows)), norm(expect64(b, rows)), { rtol: 0, atol: bound }, `${name} M=${M} K=${K} N=${N} r=${r}`);
+  }
+  for (const b of [xb, wb, ab, yb, ub]) gpu.pool.release(b);
+  return fused;
+}
+
 describe('matmul', () => {
   for (const v of VARIANTS) {
     it(`${variantKey(v)} matches the CPU reference on random shapes`, async () => {
@@ -133,5 +165,24 @@ describe('matmul', () => {
       expect(parseVariantKey(variantKey(v))).toEqual(v);
     }
     for (const bad of ['', 'packed-6-1-8', 'direct-0-1-8-b', 'tiled-4-4', 'packed-a-b-c']) expect(parseVariantKey(bad)).toBeNull();
+  });
+
+  it('LoRA projection: y = x·Wᵀ and u = x·Aᵀ from one packing of x match the CPU (fused when N % 4 = 0)', async () => {
+    const gpu = await testGpu();
+    const lora = fc.record({
+      M: fc.integer({ min: 1, max: 70 }),
+      K: fc.integer({ min: 1, max: 70 }),
+      N: fc.oneof(fc.integer({ min: 1, max: 18 }).map((q) => 4 * q), fc.integer({ min: 1, max: 70 })),
+      r: fc.integer({ min: 1, max: 20 }),
+      seed: fc.integer(),
+    });
+    for (const v of VARIANTS.filter((x) => x.kind === 'packed')) {
+      expect(await checkLoraProjection(gpu, v, 17, 33, 20, 5, 1), `${variantKey(v)} fused at 17×33, N 20, r 5`).toBe(true);
+      expect(await checkLoraProjection(gpu, v, 17, 33, 21, 5, 2), `${variantKey(v)}: two products when N % 4 ≠ 0`).toBe(false);
+      await fc.assert(fc.asyncProperty(lora, async ({ M, K, N, r, seed }) => void (await checkLoraProjection(gpu, v, M, K, N, r, seed))), { numRuns: 8 });
+    }
+    // the default choice: fused at a LoRA layer's shape, two products below the packing threshold
+    expect(await checkLoraProjection(gpu, undefined, 96, 64, 64, 16, 3)).toBe(true);
+    expect(await checkLoraProjection(gpu, undefined, 3, 8, 8, 2, 4)).toBe(false);
   });
 });
