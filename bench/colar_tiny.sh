@@ -9,8 +9,8 @@
 #            teacher-forced, ms/question per c
 #   nocot    No-CoT SFT, 8 epochs (as long as CoT)     → the baseline
 # Evaluation: EVAL_N problems × EVAL_SEEDS seeds, the paper's sampling (CoT also greedy).
-# About 70 minutes on an idle 2-core machine (lavapipe, Zen 5), estimated from the steps/s of the
-# session-9 runs (7.6 steps/s in batches of 16).
+# 74.5 minutes measured for seed 0 on a 2-core machine (lavapipe, AMD EPYC Zen 5; the README's
+# session-9 section has the table).
 #   usage: bench/colar_tiny.sh OUT_DIR     (EXTRA="key=value ..." is added to every training run)
 set -euo pipefail
 out=${1:?usage: bench/colar_tiny.sh OUT_DIR}
