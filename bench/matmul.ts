@@ -2,7 +2,7 @@
 // an MLP projection, a decode row) and the transposed forms the backward pass uses. Shapes read
 // MxKxN ([M, K]×[K, N]); a suffix names the transposed operands (nt: Bᵀ, tn: Aᵀ, tt: both).
 import type { Gpu } from '../kernels/gpu.js';
-import { loraProjectionGpu, matmulGpu, type MatmulShape } from '../kernels/matmul.js';
+import { linearShape, loraProjectionGpu, matmulGpu, type MatmulShape } from '../kernels/matmul.js';
 import { medianMs, type BenchRecord } from './record.js';
 
 interface MatmulCase {
@@ -64,9 +64,7 @@ export async function benchMatmul(gpu: Gpu, cases = MATMUL_CASES): Promise<Bench
  * and the base product alone.
  */
 export async function benchLora(gpu: Gpu, tokens = 512, d = 2048, rank = 128): Promise<BenchRecord[]> {
-  const shape = (M: number, K: number, N: number, accumulate = false, alpha = 1): MatmulShape => ({
-    batch: 1, M, N, K, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0, accumulate, alpha,
-  });
+  const shape = (M: number, K: number, N: number, accumulate = false, alpha = 1): MatmulShape => ({ ...linearShape(M, K, N, alpha), accumulate });
   const [x, w, a, b, xa, y] = [tokens * d, d * d, rank * d, d * rank, tokens * rank, tokens * d].map((n) => {
     const buffer = gpu.pool.acquire(n * 4);
     gpu.write(buffer, new Float32Array(n).fill(0.01));

@@ -8,7 +8,7 @@ import { crossEntropyBackwardCpu, crossEntropyCpu } from '../kernels/cross_entro
 import { binaryCpu, unaryCpu, whereCpu, type BinaryOp, type UnaryOp } from '../kernels/elementwise.js';
 import { gatherRowsCpu, scatterAddRowsCpu } from '../kernels/gather.js';
 import { copyRangeCpu, permuteCpu } from '../kernels/layout.js';
-import { matmulCpu, type MatmulShape } from '../kernels/matmul.js';
+import { linearShape, matmulCpu, type MatmulShape } from '../kernels/matmul.js';
 import { layerNormBackwardCpu, layerNormCpu, rmsNormBackwardCpu, rmsNormCpu } from '../kernels/norm.js';
 import { multinomialCpu, randomNormalCpu, randomUniformCpu } from '../kernels/random.js';
 import { argmaxCpu, reduceCpu, type ReduceOp } from '../kernels/reduce.js';
@@ -143,7 +143,7 @@ export class CpuBackend implements Backend {
   loraProjection(x: TensorRef, w: TensorRef, a: TensorRef, M: number, K: number, N: number, r: number): { y: Storage; u: Storage } {
     const [y, u] = [alloc(M * N, 'f32'), alloc(M * r, 'f32')];
     for (const [b, c, n] of [[w, y, N], [a, u, r]] as const) {
-      matmulCpu(f(x), f(b), out(c), { batch: 1, M, N: n, K, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0 });
+      matmulCpu(f(x), f(b), out(c), linearShape(M, K, n));
     }
     return { y, u };
   }

@@ -114,7 +114,17 @@ const WGSL_TILE = /* wgsl */ `  let g = group_index(wid, nwg);
 
 /** C = alpha · op(A) · op(B) (+ C) with the tuned variant for this adapter and shape, or the default. */
 export function matmulGpu(gpu: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, s: MatmulShape): void {
-  matmulWithVariant(gpu, tunedMatmulVariant(gpu, s) ?? defaultMatmulVariant(gpu, s), a, b, c, s);
+  matmulWithVariant(gpu, matmulVariantFor(gpu, s), a, b, c, s);
+}
+
+/** The variant for a shape: the tuner's winner on this adapter, else the default. */
+function matmulVariantFor(gpu: Gpu, s: MatmulShape): MatmulVariant {
+  return tunedMatmulVariant(gpu, s) ?? defaultMatmulVariant(gpu, s);
+}
+
+/** y = alpha · x·Wᵀ for x [M, K] and W [N, K]: a linear layer's product. */
+export function linearShape(M: number, K: number, N: number, alpha = 1): MatmulShape {
+  return { batch: 1, M, N, K, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0, alpha };
 }
 
 /**
@@ -124,9 +134,9 @@ export function matmulGpu(gpu: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, s:
  * overrides the choice for N + r columns (tests).
  */
 export function loraProjectionGpu(gpu: Gpu, x: GPUBuffer, w: GPUBuffer, a: GPUBuffer, y: GPUBuffer, u: GPUBuffer, M: number, K: number, N: number, r: number, variant?: MatmulVariant): void {
-  const s: MatmulShape = { batch: 1, M, N, K, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0 };
-  const both = { ...s, N: N + r };
-  const v = variant ?? tunedMatmulVariant(gpu, both) ?? defaultMatmulVariant(gpu, both);
+  const s = linearShape(M, K, N);
+  const both = linearShape(M, K, N + r);
+  const v = variant ?? matmulVariantFor(gpu, both);
   if (v.kind === 'packed' && M > 0 && K > 0 && N % 4 === 0) {
     const lim = limitsOf(gpu, v);
     const ch = chunkSizes(operandView(both), v, lim);
@@ -135,7 +145,10 @@ export function loraProjectionGpu(gpu: Gpu, x: GPUBuffer, w: GPUBuffer, a: GPUBu
       return;
     }
   }
-  for (const [b, c, n] of [[w, y, N], [a, u, r]] as const) matmulWithVariant(gpu, variant ?? tunedMatmulVariant(gpu, { ...s, N: n }) ?? defaultMatmulVariant(gpu, { ...s, N: n }), x, b, c, { ...s, N: n });
+  for (const [b, c, n] of [[w, y, N], [a, u, r]] as const) {
+    const sn = linearShape(M, K, n);
+    matmulWithVariant(gpu, variant ?? matmulVariantFor(gpu, sn), x, b, c, sn);
+  }
 }
 
 /** Packing needs subgroups of at least 8 lanes (one A texel per lane per 8 k). */

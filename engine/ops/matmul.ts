@@ -1,6 +1,6 @@
 // Batched matrix products with transpose flags, and their gradients (matmuls with flags).
 
-import type { MatmulShape } from '../../kernels/matmul.js';
+import { linearShape, type MatmulShape } from '../../kernels/matmul.js';
 import { needsGrad, record } from '../autograd.js';
 import { Tensor, type Shape } from '../tensor.js';
 import { checkFloat, checkSameBackend, fail, wrap } from './util.js';
@@ -84,7 +84,7 @@ export function loraLinear(x: Tensor, weight: Tensor, A: Tensor, B: Tensor, scal
   const M = x.size / Math.max(1, K);
   const { y, u: uStorage } = x.backend.loraProjection(x, weight, A, M, K, N, r);
   const u = wrap(x, uStorage, [M, r]);
-  x.backend.matmul(u, B, { batch: 1, M, N, K: r, transA: false, transB: true, alpha: scale, aBatchStride: 0, bBatchStride: 0 }, y);
+  x.backend.matmul(u, B, linearShape(M, r, N, scale), y);
   const out = wrap(x, y, [...x.shape.slice(0, -1), N]);
   const [gradX, gradW, gradA, gradB] = [x, weight, A, B].map(needsGrad);
   record('loraLinear', out, [x, weight, A, B], [x, weight, A, B, u], (g, [sx, sw, sa, sb, su]) => {

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../../kernels/gpu.js';
 import {
-  defaultMatmulVariant, loraProjectionGpu, matmulCandidates, matmulCpu, matmulGpu, matmulWithVariant, parseVariantKey, variantKey,
+  defaultMatmulVariant, linearShape, loraProjectionGpu, matmulCandidates, matmulCpu, matmulGpu, matmulWithVariant, parseVariantKey, variantKey,
   type MatmulShape, type MatmulVariant, type TilingCaps,
 } from '../../kernels/matmul.js';
 import { expectClose } from '../helpers/compare.js';
@@ -88,10 +88,9 @@ const plain = (M: number, N: number, K: number, extra: Partial<Case> = {}): Case
 /** loraProjectionGpu's y = x·Wᵀ and u = x·Aᵀ against the CPU; returns whether one fused product ran. */
 async function checkLoraProjection(gpu: Gpu, v: MatmulVariant | undefined, M: number, K: number, N: number, r: number, seed: number): Promise<boolean> {
   const [x, w, a] = [M * K, N * K, r * K].map((n, i) => randomFloats(n, seed + i));
-  const nt = (rows: number): MatmulShape => ({ batch: 1, M, N: rows, K, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0 });
   const expect64 = (b: Float64Array, rows: number, abs = false) => {
     const out = new Float64Array(M * rows);
-    matmulCpu(abs ? x.map(Math.abs) : x, abs ? b.map(Math.abs) : b, out, nt(rows));
+    matmulCpu(abs ? x.map(Math.abs) : x, abs ? b.map(Math.abs) : b, out, linearShape(M, K, rows));
     return out;
   };
   const [xb, wb, ab] = [x, w, a].map((v) => upload(gpu, v));
