@@ -1,10 +1,12 @@
 // Fused scaled-dot-product attention (flash-style), forward and backward, with grouped-query
 // heads, causal masking, key-padding masks with holes and a KV cache larger than the keys used.
-// Memory is O(T) per head: the forward keeps a running (max, sum, acc) per query and saves the
-// log-sum-exp; the backward recomputes P from it, with D_i = rowsum(dO ∘ O) precomputed, dQ by
-// a pass over the keys per block of queries and dK/dV by a pass over the queries per block of
-// keys (every output written by one workgroup, no atomics). Decode (few queries, long cache)
-// splits the keys over workgroups and merges the partial (max, sum, acc) in a second dispatch.
+// The forward keeps a running (max, sum, acc) per query and saves the log-sum-exp: memory O(T)
+// per head. The backward recomputes P from it, with D_i = rowsum(dO ∘ O) precomputed, in one
+// pass over the queries per block of keys: dK and dV accumulate in registers, and each block's
+// share of dQ (from the k rows it holds) goes to a buffer of key blocks × dQ that a reduce
+// kernel sums (no float atomics in WGSL). Past a size cap, dQ instead takes its own pass over
+// the keys per block of queries and memory stays O(T). Decode (few queries, long cache) splits
+// the keys over workgroups and merges the partial (max, sum, acc) in a second dispatch.
 //
 // What llvmpipe (Mesa 25.0.7, LLVM 15, 8-lane AVX2) rewards, measured here: a storage load is a
 // loop over the lanes with a bounds branch per component (~200 cycles per vec4 load site, and
@@ -30,6 +32,10 @@
 //   v5 shuffle butterflies instead of subgroupMax/Add, one dot loop per spread register (no
 //      select per vector), fma chains instead of dot(), no early return (the rest of a shader
 //      after a conditional return runs masked): 7-15 CPU-ms forward (noise), kept.
+//   v6 the backward in one pass over the queries per key block, dQ's share made from the k rows
+//      in registers (no loads) and summed by a reduce kernel, instead of a second pass over the
+//      keys for dQ that recomputed S and dP: causal fwd+bwd B4 H8 47-67 -> 41-49 ms wall in
+//      interleaved runs (the reduce takes 3.4 ms of it: 9 MB of shares read by per-lane loads).
 // A texture-packed K/V (the matmul kernel's trick: texel loads are branchless gathers) would cut
 // the load cost ~5x; loads are now about half the forward's time.
 //
@@ -344,13 +350,16 @@ function lastGroup(count: string): string {
   return `min(group_index(wid, nwg), ${count} - 1u)`;
 }
 
+/** A storage binding: name, access, WGSL type. */
+type Bound = [string, 'read' | 'read_write', string];
+
 /** Storage bindings from 1 in order. */
-function bindings(list: [string, 'read' | 'read_write', string][]): string {
+function bindings(list: Bound[]): string {
   return list.map(([name, access, type], i) => `@group(0) @binding(${i + 1}) var<storage, ${access}> ${name}: ${type};`).join('\n');
 }
 
 /** The forward and backward row kernels' header: the kit, Params, storage bindings, key masking. */
-function rowKernelHeader(l: Layout, list: [string, 'read' | 'read_write', string][]): string {
+function rowKernelHeader(l: Layout, list: Bound[]): string {
   return `${wgslKit(l)}
 struct Params { ${ROW_PARAMS} }
 @group(0) @binding(0) var<uniform> p: Params;
@@ -645,7 +654,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`;
 }
 
-function dkdvSource(l: Layout, R: number): string {
+/**
+ * dK and dV for a block of R keys, streaming the queries. With `dqShares`, also dQ's share from
+ * these keys, Σ_r dS(t, r) k_r per query, from the k rows already in registers: written to
+ * slice `block` of dq_part for the reduce kernel, so that dQ costs no second pass over the keys.
+ */
+function dkdvSource(l: Layout, R: number, dqShares: boolean): string {
   const L = l.lanes;
   const rowsOf = (prefix: string) => rowNames(prefix, R);
   const kvRow = (i: string) => `((b * p.cap + block * ${R}u + ${i}) * p.Hkv + g) * ${l.n}u`;
@@ -654,6 +668,7 @@ function dkdvSource(l: Layout, R: number): string {
     ['q', 'read', 'array<vec>'], ['k', 'read', 'array<vec>'], ['v', 'read', 'array<vec>'], ['key_mask', 'read', 'array<f32>'],
     ['g_out', 'read', 'array<vec>'], ['stats', 'read', 'array<f32>'],
     ['g_k', 'read_write', 'array<vec>'], ['g_v', 'read_write', 'array<vec>'],
+    ...(dqShares ? [['dq_part', 'read_write', 'array<vec>'] as Bound] : []),
   ])}
 
 @compute @workgroup_size(${L})
@@ -689,6 +704,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     { array: 'g_out', weights: rowsOf('pr'), accs: rowsOf('dv') },
     { array: 'q', weights: rowsOf('ds'), accs: rowsOf('dk') },
   ]).replace(/\n/g, '\n  ')}
+      ${dqShares ? `// query t0 + u's share of dQ (k rows carry scale2; the reduce kernel rescales)
+      for (var u = 0u; u < min(p.lanes, p.T - t0); u++) {
+        ${zeroSpread(l, 'share')}
+        ${each(R, (r) => `{ let w = vec(subgroupShuffle(ds${r}, u)); ${each(spreadRegs(l), (m) => `share_${m} = fma(w, k${r}_${m}, share_${m});`, ' ')} }`, '\n        ')}
+        ${storeSpread(l, 'share', 'dq_part', `(block * p.B * p.T * p.H + (b * p.T + t0 + u) * p.H + h) * ${l.n}u`)}
+      }` : ''}
     }
   }
   ${storeRows(l, R, 'count', 'dk', 'g_k', gradRow, 'p.scale')}
@@ -696,10 +717,38 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`;
 }
 
+/**
+ * dQ = Σ over the key blocks that wrote a share (causal: those starting at or before the query's
+ * position) of dq_part, times LN2 = scale / scale2 (the shares were made from scaled k rows).
+ */
+function dqReduceSource(l: Layout): string {
+  return /* wgsl */ `${wgslKit(l)}
+struct Params { rows: u32, T: u32, S: u32, H: u32, key_blocks: u32, keys_per_block: u32, causal: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+${bindings([['dq_part', 'read', 'array<vec>'], ['g_q', 'read_write', 'array<vec>']])}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = min(group_index(wid, nwg) * 64u + lid, p.rows * ${l.n}u - 1u);
+  // row = (b * T + t) * H + h
+  let t = (i / ${l.n}u / p.H) % p.T;
+  let seen = select(p.key_blocks, min(p.key_blocks, (t + p.S - p.T) / p.keys_per_block + 1u), p.causal != 0u);
+  var acc = vec(0.0);
+  for (var kb = 0u; kb < seen; kb++) { acc += dq_part[kb * p.rows * ${l.n}u + i]; }
+  g_q[i] = acc * LN2;
+}`;
+}
+
+/**
+ * Largest dQ-share buffer (key blocks × dQ) the one-pass backward may use; past it, dQ takes its
+ * own pass over the keys and memory stays O(T) per head.
+ */
+export const DQ_SHARES_MAX_BYTES = 64 * 2 ** 20;
+
 export function attentionBackwardGpu(
   gpu: Gpu, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, keyMask: GPUBuffer | null,
   out: GPUBuffer, lse: GPUBuffer, gOut: GPUBuffer,
-  gq: GPUBuffer, gk: GPUBuffer, gv: GPUBuffer, s: AttentionShape,
+  gq: GPUBuffer, gk: GPUBuffer, gv: GPUBuffer, s: AttentionShape, dqSharesMaxBytes = DQ_SHARES_MAX_BYTES,
 ): void {
   const l = layoutOf(gpu, s.D);
   const rows = s.B * s.H * s.T;
@@ -710,14 +759,26 @@ export function attentionBackwardGpu(
 
   const masked = keyMask !== null;
   const inputs = [t.query(q), t.kv(k), t.kv(v), t.mask(keyMask, q), t.query(gOut), t.rowScalars(stats, 2)];
-  const R = rowsPerGroup(s.T * (s.H / s.Hkv), maxRows(l));
-  const dqBlocks = Math.ceil((s.T * (s.H / s.Hkv)) / R);
-  const dq = gpu.pipeline(`attention-dq-${layoutKey(l)}-r${R}`, () => dqSource(l, R));
-  gpu.dispatch(dq, [...inputs, t.query(gq)], rowParams(s, l, R, masked, dqBlocks, 1, s.S), s.B * s.Hkv * dqBlocks);
-
   const keyRows = rowsPerGroup(s.S, maxRows(l));
   const keyBlocks = Math.ceil(s.S / keyRows);
-  const dkdv = gpu.pipeline(`attention-dkdv-${layoutKey(l)}-r${keyRows}`, () => dkdvSource(l, keyRows));
-  gpu.dispatch(dkdv, [...inputs, t.kvGrad(gk), t.kvGrad(gv)], rowParams(s, l, keyRows, masked, keyBlocks, 1, s.S), s.B * s.Hkv * keyBlocks);
+  const queryFloats = s.B * s.T * s.H * s.D;
+  const dqShares = keyBlocks * queryFloats * 4 <= Math.min(dqSharesMaxBytes, gpu.limits.maxStorageBufferBindingSize);
+  const dkdv = gpu.pipeline(`attention-dkdv-${layoutKey(l)}-r${keyRows}${dqShares ? '-dq' : ''}`, () => dkdvSource(l, keyRows, dqShares));
+  const dkdvParams = rowParams(s, l, keyRows, masked, keyBlocks, 1, s.S);
+  if (dqShares) {
+    const part = gpu.pool.acquire(keyBlocks * queryFloats * 4);
+    const shares = range(gpu, part, keyBlocks * queryFloats);
+    gpu.dispatch(dkdv, [...inputs, t.kvGrad(gk), t.kvGrad(gv), shares], dkdvParams, s.B * s.Hkv * keyBlocks);
+    const reduce = gpu.pipeline(`attention-dq-reduce-${layoutKey(l)}`, () => dqReduceSource(l));
+    const rows = s.B * s.T * s.H;
+    gpu.dispatch(reduce, [shares, t.query(gq)], [rows, s.T, s.S, s.H, keyBlocks, keyRows, s.causal ? 1 : 0], Math.ceil((rows * l.n) / 64));
+    gpu.pool.release(part);
+  } else {
+    const R = rowsPerGroup(s.T * (s.H / s.Hkv), maxRows(l));
+    const dqBlocks = Math.ceil((s.T * (s.H / s.Hkv)) / R);
+    const dq = gpu.pipeline(`attention-dq-${layoutKey(l)}-r${R}`, () => dqSource(l, R));
+    gpu.dispatch(dq, [...inputs, t.query(gq)], rowParams(s, l, R, masked, dqBlocks, 1, s.S), s.B * s.Hkv * dqBlocks);
+    gpu.dispatch(dkdv, [...inputs, t.kvGrad(gk), t.kvGrad(gv)], dkdvParams, s.B * s.Hkv * keyBlocks);
+  }
   gpu.pool.release(stats);
 }

@@ -1,6 +1,7 @@
 // Fused attention: the WGSL kernels against the float64 CPU reference on random shapes (odd
 // sizes, grouped-query heads, causal, key masks with holes and fully masked rows, a KV cache
-// larger than the keys used), and the CPU backward against central finite differences.
+// larger than the keys used, several key blocks, both dQ paths), and the CPU backward against
+// central finite differences.
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import {
@@ -97,7 +98,8 @@ function shapeOf(r: fc.RecordValue<{ B: number; T: number; extraKeys: number; Hk
   };
 }
 
-async function checkBackward(c: Case): Promise<void> {
+/** `dqSharesMaxBytes` 0 forces dQ's own pass over the keys; the default takes the one-pass path. */
+async function checkBackward(c: Case, dqSharesMaxBytes?: number): Promise<void> {
   const gpu = await testGpu();
   const { s } = c;
   const nOut = s.B * s.T * s.H * s.D;
@@ -111,7 +113,7 @@ async function checkBackward(c: Case): Promise<void> {
   const mask = c.keyMask ? upload(gpu, c.keyMask) : null;
   const grads = [nOut, nKv, nKv].map((n) => nanBuffer(gpu, n));
   const [q, k, v, o, l, g] = inputs;
-  attentionBackwardGpu(gpu, q, k, v, mask, o, l, g, grads[0], grads[1], grads[2], s);
+  attentionBackwardGpu(gpu, q, k, v, mask, o, l, g, grads[0], grads[1], grads[2], s, dqSharesMaxBytes);
   const label = shapeLabel(s, c);
   expectClose(await download(gpu, grads[0], nOut), gq, BACKWARD_TOL, `${label} gq`);
   expectClose(await download(gpu, grads[1], nKv), gk, BACKWARD_TOL, `${label} gk`);
@@ -152,6 +154,18 @@ describe('attention backward', () => {
     const s: AttentionShape = { B: 2, T: 21, S: 30, H: 4, Hkv: 1, D: 36, scale: 0.2, causal: true, kvCapacity: 33 };
     await checkBackward(makeCase(s, 5, 'holes'));
     await checkBackward(makeCase({ ...s, T: 2, S: 11, H: 2, D: 13, causal: false }, 6, 'row0-empty'));
+  });
+
+  it('sums dQ shares over several key blocks, and falls back to its own dQ pass past the share budget', async () => {
+    // 70 keys make three blocks of 32; causal queries start at 25 so the blocks' first queries differ
+    const s: AttentionShape = { B: 2, T: 45, S: 70, H: 4, Hkv: 2, D: 12, scale: 0.3, causal: true, kvCapacity: 75 };
+    const gpu = await testGpu();
+    for (const budget of [undefined, 0]) {
+      // the share buffer comes from the pool: hand it NaNs, so that a share read but never written shows
+      gpu.pool.release(nanBuffer(gpu, 3 * s.B * s.T * s.H * s.D));
+      await checkBackward(makeCase(s, 9, 'holes'), budget);
+      await checkBackward(makeCase({ ...s, causal: false }, 10, 'row0-empty'), budget);
+    }
   });
 
   it('CPU gradients match central finite differences of the CPU forward', () => {
