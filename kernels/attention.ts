@@ -203,9 +203,13 @@ function layoutKey(l: Layout): string {
 function wgslKit(l: Layout): string {
   return /* wgsl */ `
 enable subgroups;
+// the forward branches on a subgroup-wide value (the lanes agree, the analysis cannot know it)
+diagnostic(off, subgroup_uniformity);
 alias vec = ${l.width === 4 ? 'vec4<f32>' : 'f32'};
 // Masked scores use a finite floor so that exp2 of differences never meets inf - inf.
 const FLOOR = -1e30;
+// How far (log2 units) the forward's running max may lag the scores before it is raised
+const SLACK = 8.0;
 const LOG2E = 1.4426950408889634;
 const LN2 = 0.6931471805599453;
 ${WGSL_GROUP_INDEX}
@@ -463,14 +467,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let live = j < k_end && key_real(b, jr);
     ${each(R, (i) => `var s${i} = 0.0;`, ' ')}
     ${dotLoop(l, `((b * p.cap + jr) * p.Hkv + g) * ${l.n}u`, [{ array: 'k', rows: rowsOf('q'), accs: rowsOf('s') }])}
-    // online softmax: the lanes share each row's running max; each lane sums its own weights
-    ${each(R, (i) => `let seen${i} = live && ${seenBy(`t${i}`)};
-    let top${i} = max(m${i}, lane_max(select(FLOOR, s${i}, seen${i})));
-    let rescale${i} = exp2(m${i} - top${i});
-    let w${i} = select(0.0, exp2(s${i} - top${i}), seen${i});
-    l${i} = l${i} * rescale${i} + w${i};
-    m${i} = top${i};
-    ${each(spreadRegs(l), (m) => `a${i}_${m} *= rescale${i};`, ' ')}`, '\n    ')}
+    // online softmax: the lanes share each row's running max, which may lag the true one by
+    // up to SLACK (weights stay below 2^SLACK); the rescaling (a butterfly, an exp2 and the
+    // accumulators' multiplies, every row) runs only when some score passes its row's max by more
+    ${each(R, (i) => `let seen${i} = live && ${seenBy(`t${i}`)}; let sc${i} = select(FLOOR, s${i}, seen${i});`, '\n    ')}
+    var grow = false;
+    ${each(R, (i) => `grow = grow | (sc${i} > m${i} + SLACK);`, ' ')}
+    if (lane_max(select(0.0, 1.0, grow)) > 0.0) {
+      ${each(R, (i) => `let top${i} = max(m${i}, lane_max(sc${i})); let rescale${i} = exp2(m${i} - top${i}); m${i} = top${i}; l${i} *= rescale${i}; ${each(spreadRegs(l), (m) => `a${i}_${m} *= rescale${i};`, ' ')}`, '\n      ')}
+    }
+    ${each(R, (i) => `let w${i} = select(0.0, exp2(sc${i} - m${i}), seen${i}); l${i} += w${i};`, '\n    ')}
     ${accumulateLoop(l, 'min(p.lanes, k_end - j0)', (u) => `((b * p.cap + j0 + ${u}) * p.Hkv + g) * ${l.n}u`, [{ array: 'v', weights: rowsOf('w'), accs: rowsOf('a') }])}
   }
   ${each(R, (i) => `let total${i} = lane_sum(l${i});`, ' ')}

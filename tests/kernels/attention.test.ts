@@ -135,6 +135,16 @@ describe('attention forward', () => {
     await checkForward(makeCase({ ...s, T: 2, S: 11, H: 2, D: 13, causal: false }, 4, 'row0-empty'));
   });
 
+  it('raises the running max when later keys score far higher (scores climb past exp2 overflow)', async () => {
+    const s: AttentionShape = { B: 1, T: 3, S: 70, H: 2, Hkv: 1, D: 8, scale: 0.3, causal: false };
+    const c = makeCase(s, 11, 'none');
+    // q near +1, k row j near 2j: key j scores ~4.8j, so the scores climb ~330 over the keys
+    c.q = c.q.map((x) => 1 + 0.1 * x);
+    c.k = c.k.map((x, i) => (2 * Math.floor(i / s.D)) * (1 + 0.1 * x));
+    await checkForward(c);
+    await checkForward({ ...c, s: { ...s, causal: true, T: 70 }, q: Float64Array.from({ length: 70 * 2 * 8 }, (_, i) => 1 + 0.1 * Math.sin(i)), gOut: c.gOut });
+  });
+
   it('decodes one query against a long KV cache (keys split over workgroups)', async () => {
     const s: AttentionShape = { B: 1, T: 1, S: 700, H: 4, Hkv: 2, D: 8, scale: 0.3, causal: true, kvCapacity: 800 };
     await checkForward(makeCase(s, 7, 'holes'));
