@@ -48,8 +48,9 @@
 //   B4 H8            105.9 (5.1)    66.1 (4.1)   197.4 (2.7)     543.5        338.2            479.9
 // (GFLOP/s in parentheses.) Decode, one query, H8/2 D64, cache of 4096 rows: 0.27 ms at B1 S256,
 // 1.36 ms at B1 S2048 (keys split in 4), 1.3 ms at B4 S256, 8.5 ms at B4 S2048.
-// The fused forward is 1.2-2x the composed one (about 3x causal, which the composed version
-// cannot skip); the backward, at 2.5x the forward's FLOPs, runs near the composed speed.
+// Then (v1-v5) the fused forward was 1.2-2x the composed one and the backward ran near the
+// composed speed. Since v6-v7, three idle runs on a Zen 5 (bench/NOTES.md): causal fwd+bwd
+// 3.0-5.2x the composed path at these shapes (B4 H8: 41.5-44.9 vs 137-148 ms), non-causal 2x.
 
 import { WGSL_GROUP_INDEX, f32bits, type Binding, type Gpu } from './gpu.js';
 
