@@ -36,8 +36,11 @@
 //      in registers (no loads) and summed by a reduce kernel, instead of a second pass over the
 //      keys for dQ that recomputed S and dP: causal fwd+bwd B4 H8 47-67 -> 41-49 ms wall in
 //      interleaved runs (the reduce takes 3.4 ms of it: 9 MB of shares read by per-lane loads).
-// A texture-packed K/V (the matmul kernel's trick: texel loads are branchless gathers) would cut
-// the load cost ~5x; loads are now about half the forward's time.
+//   v7 the forward's running max may lag the scores by SLACK, so its rescaling runs only when a
+//      score passes it: forward -20 to -30 %.
+// Loads no longer decide: with the accumulate loop's loads made constant-address (timing only),
+// the dK/dV pass moved under 10 %. Shuffles, FMAs and register spills do, so packing K/V into
+// textures (the matmul kernel's trick) would not pay here.
 //
 // Kept (bench/attention.ts, wall ms, one run under load, fused vs composed QKᵀ + softmax + PV
 // from kernels/matmul.ts and kernels/softmax.ts, D64, T = S = 256):
