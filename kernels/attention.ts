@@ -753,7 +753,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
  * Largest dQ-share buffer (key blocks × dQ) the one-pass backward may use; past it, dQ takes its
  * own pass over the keys and memory stays O(T) per head.
  */
-export const DQ_SHARES_MAX_BYTES = 64 * 2 ** 20;
+const DQ_SHARES_MAX_BYTES = 64 * 2 ** 20;
 
 export function attentionBackwardGpu(
   gpu: Gpu, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, keyMask: GPUBuffer | null,
@@ -771,7 +771,7 @@ export function attentionBackwardGpu(
   const inputs = [t.query(q), t.kv(k), t.kv(v), t.mask(keyMask, q), t.query(gOut), t.rowScalars(stats, 2)];
   const keyRows = rowsPerGroup(s.S, maxRows(l));
   const keyBlocks = Math.ceil(s.S / keyRows);
-  const queryFloats = s.B * s.T * s.H * s.D;
+  const queryFloats = rows * s.D;
   const dqShares = keyBlocks * queryFloats * 4 <= Math.min(dqSharesMaxBytes, gpu.limits.maxStorageBufferBindingSize);
   const dkdv = gpu.pipeline(`attention-dkdv-${layoutKey(l)}-r${keyRows}${dqShares ? '-dq' : ''}`, () => dkdvSource(l, keyRows, dqShares));
   const dkdvParams = rowParams(s, l, keyRows, masked, keyBlocks, 1, s.S);
@@ -780,7 +780,6 @@ export function attentionBackwardGpu(
     const shares = range(gpu, part, keyBlocks * queryFloats);
     gpu.dispatch(dkdv, [...inputs, t.kvGrad(gk), t.kvGrad(gv), shares], dkdvParams, s.B * s.Hkv * keyBlocks);
     const reduce = gpu.pipeline(`attention-dq-reduce-${layoutKey(l)}`, () => dqReduceSource(l));
-    const rows = s.B * s.T * s.H;
     gpu.dispatch(reduce, [shares, t.query(gq)], [rows, s.T, s.S, s.H, keyBlocks, keyRows, s.causal ? 1 : 0], Math.ceil((rows * l.n) / 64));
     gpu.pool.release(part);
   } else {
