@@ -38,9 +38,9 @@ declare -A LEVERS=(
   [lora]="latent_loss=mse --lora r=32,alpha=64"
   [pef]="latent_loss=mse colar.pred_embed_forward_weight=1"
   [noise]="latent_loss=mse colar.input_noise=0.5"
-  [c1]="latent_loss=mse colar.max_compression_factor=1 colar.val_compression=1"
-  [c1noise]="latent_loss=mse colar.max_compression_factor=1 colar.val_compression=1 colar.input_noise=0.5"
-  [c2noise]="latent_loss=mse colar.max_compression_factor=2 colar.val_compression=2 colar.input_noise=0.5"
+  [c1]="latent_loss=mse colar.compression_factors=1 colar.val_compression=1"
+  [c1noise]="latent_loss=mse colar.compression_factors=1 colar.val_compression=1 colar.input_noise=0.5"
+  [c2noise]="latent_loss=mse colar.compression_factors=1,2 colar.val_compression=2 colar.input_noise=0.5"
 )
 
 stamp() { echo "[$(date +%T)] $*"; }

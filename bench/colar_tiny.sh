@@ -42,7 +42,7 @@ colar=(model.init_from="$out/cot" train.lr=1e-3 latent_loss=mse colar.input_nois
 train cot cot train.epochs=8
 evaluate cot ''
 evaluate cot -greedy --greedy --out "$out/cot/eval-greedy"
-train c2 colar "${colar[@]}" colar.max_compression_factor='"2"' colar.val_compression=2
+train c2 colar "${colar[@]}" colar.compression_factors=2 colar.val_compression=2
 evaluate c2 '' --compression 2 --teacher-forced --cot
 train every-c colar "${colar[@]}" colar.val_compression=1
 evaluate every-c '' --compression 1,2,3,4,5 --teacher-forced --cot

@@ -2,11 +2,13 @@
 // names; optimizer moments) and state.json, written into a temporary directory and renamed into
 // place, so a crash at any moment leaves the last good checkpoint intact. `latest` names the
 // newest one and is itself replaced atomically; only the newest STEP_CHECKPOINTS_KEPT step-N
-// directories stay (with best/), so a long run does not fill the disk.
+// directories stay (with best/), so a long run does not fill the disk. Nothing non-finite is
+// ever written: a checkpoint holding NaN or Infinity is refused before it replaces anything.
 
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as E from '../engine/index.js';
+import { makeDir, withFileError, writeFileAtomic } from '../io/files.js';
 import { SafetensorsFile, writeSafetensors } from './llama/safetensors.js';
 
 export const WEIGHTS = 'weights.safetensors';
@@ -21,7 +23,22 @@ export interface CheckpointState {
   batchInEpoch: number;
   rng: E.RngState;
   bestMetric: number | null;
+  /** the step at which validation last ran (null: never), so a resumed run knows what is left */
+  validatedStep?: number | null;
+  /** consecutive steps skipped for a non-finite loss or gradient */
+  skippedSteps?: number;
   [key: string]: unknown;
+}
+
+const STEP_NAME = /^step-\d{6,}$/;
+
+/** The values of a tensor read back for writing, refused when any is NaN or ±Infinity. */
+async function finiteValues(name: string, t: E.Tensor): Promise<Float32Array> {
+  const values = await t.float32();
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) throw new Error(`refusing to checkpoint non-finite values: tensor ${name} holds ${values[i]} at index ${i}`);
+  }
+  return values;
 }
 
 /** Writes checkpoints/<name> atomically and points `latest` at it (unless name is 'best'). */
@@ -29,51 +46,109 @@ export async function saveCheckpoint(runDir: string, name: string, weights: Map<
   const root = join(runDir, 'checkpoints');
   const tmp = join(root, `.tmp-${name}`);
   const final = join(root, name);
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
-  await writeSafetensors(join(tmp, WEIGHTS), [...weights].map(([n, t]) => ({ name: n, shape: [...t.shape], data: () => t.float32() })));
-  if (optimizer) {
-    const moments = optimizerNames.flatMap((n, i) => [
-      { name: `m.${n}`, shape: [...optimizer.m[i].shape], data: () => optimizer.m[i].float32() },
-      { name: `v.${n}`, shape: [...optimizer.v[i].shape], data: () => optimizer.v[i].float32() },
-    ]);
-    await writeSafetensors(join(tmp, OPTIMIZER), moments, { step: String(optimizer.step) });
+  await withFileError('remove', tmp, () => rm(tmp, { recursive: true, force: true }));
+  await makeDir(tmp);
+  try {
+    const weightsFile = join(tmp, WEIGHTS);
+    await withFileError('write', weightsFile, () => writeSafetensors(weightsFile, [...weights].map(([n, t]) => ({ name: n, shape: [...t.shape], data: () => finiteValues(n, t) }))));
+    if (optimizer) {
+      const moments = optimizerNames.flatMap((n, i) => [
+        { name: `m.${n}`, shape: [...optimizer.m[i].shape], data: () => finiteValues(`m.${n}`, optimizer.m[i]) },
+        { name: `v.${n}`, shape: [...optimizer.v[i].shape], data: () => finiteValues(`v.${n}`, optimizer.v[i]) },
+      ]);
+      const optimizerFile = join(tmp, OPTIMIZER);
+      await withFileError('write', optimizerFile, () => writeSafetensors(optimizerFile, moments, { step: String(optimizer.step) }));
+    }
+    await writeFileAtomic(join(tmp, STATE), JSON.stringify(state, null, 2));
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
   }
-  await writeFile(join(tmp, STATE), JSON.stringify(state, null, 2));
   // swap in: the old directory (if any) moves aside first, so one of the two is always whole
   const old = join(root, `.old-${name}`);
-  await rm(old, { recursive: true, force: true });
+  await withFileError('remove', old, () => rm(old, { recursive: true, force: true }));
   await rename(final, old).catch(() => undefined);
-  await rename(tmp, final);
-  await rm(old, { recursive: true, force: true });
+  await withFileError('write', final, () => rename(tmp, final));
+  await withFileError('remove', old, () => rm(old, { recursive: true, force: true }));
   if (name !== 'best') {
-    await writeFile(join(root, '.latest.tmp'), name);
-    await rename(join(root, '.latest.tmp'), join(root, 'latest'));
-    await pruneStepCheckpoints(root);
+    await writeFileAtomic(join(root, 'latest'), name);
+    await pruneStepCheckpoints(root, name);
   }
   return final;
 }
 
-/** Removes all but the newest STEP_CHECKPOINTS_KEPT step-N directories (after `latest` moved on). */
-async function pruneStepCheckpoints(root: string): Promise<void> {
-  const steps = (await readdir(root))
-    .filter((n) => /^step-\d+$/.test(n))
-    .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
-  for (const n of steps.slice(0, -STEP_CHECKPOINTS_KEPT)) await rm(join(root, n), { recursive: true, force: true });
-}
-
-/** The newest checkpoint directory of a run, or null. */
-export async function latestCheckpoint(runDir: string): Promise<string | null> {
+/**
+ * Puts a checkpoints/ folder back in order after a kill: a checkpoint moved aside (.old-X) while
+ * its replacement was swapped in comes back when the replacement never arrived, and the
+ * temporary directories of unfinished writes are removed. Call with the run's lock held.
+ */
+export async function recoverCheckpoints(runDir: string): Promise<void> {
+  const root = join(runDir, 'checkpoints');
+  let names: string[];
   try {
-    const name = (await readFile(join(runDir, 'checkpoints', 'latest'), 'utf8')).trim();
-    return join(runDir, 'checkpoints', name);
+    names = await readdir(root);
   } catch {
-    return null;
+    return;
+  }
+  for (const n of names.filter((x) => x.startsWith('.old-'))) {
+    const name = n.slice('.old-'.length);
+    if (!names.includes(name)) await withFileError('write', join(root, name), () => rename(join(root, n), join(root, name)));
+    else await withFileError('remove', join(root, n), () => rm(join(root, n), { recursive: true, force: true }));
+  }
+  for (const n of names.filter((x) => x.startsWith('.tmp-') || /^\.latest\..*tmp/.test(x))) {
+    await withFileError('remove', join(root, n), () => rm(join(root, n), { recursive: true, force: true }));
   }
 }
 
+/** Removes all but the newest STEP_CHECKPOINTS_KEPT step-N directories; never `latest`'s. */
+async function pruneStepCheckpoints(root: string, latest: string): Promise<void> {
+  const steps = (await readdir(root))
+    .filter((n) => STEP_NAME.test(n) && n !== latest)
+    .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
+  for (const n of steps.slice(0, Math.max(0, steps.length - (STEP_CHECKPOINTS_KEPT - 1)))) {
+    await withFileError('remove', join(root, n), () => rm(join(root, n), { recursive: true, force: true }));
+  }
+}
+
+/**
+ * The newest checkpoint directory of a run, or null when it has none. `latest` must name a
+ * step-N directory of this run that exists; anything else is an error, never a silent fresh start.
+ */
+export async function latestCheckpoint(runDir: string): Promise<string | null> {
+  const pointer = join(runDir, 'checkpoints', 'latest');
+  let name: string;
+  try {
+    name = (await readFile(pointer, 'utf8')).trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new Error(`cannot read ${pointer}: ${(err as Error).message}`);
+  }
+  if (!STEP_NAME.test(name)) throw new Error(`${pointer}: names ${JSON.stringify(name.slice(0, 80))}, not a step-N checkpoint of this run`);
+  const dir = join(runDir, 'checkpoints', name);
+  const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+  if (!isDir) throw new Error(`${pointer}: names ${name}, which does not exist`);
+  return dir;
+}
+
+/** A checkpoint's state.json, checked field by field. */
 export async function readState(ckptDir: string): Promise<CheckpointState> {
-  return JSON.parse(await readFile(join(ckptDir, STATE), 'utf8')) as CheckpointState;
+  const file = join(ckptDir, STATE);
+  const text = await withFileError('read', file, () => readFile(file, 'utf8'));
+  let s: Record<string, unknown>;
+  try {
+    s = JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`${file}: not valid JSON (${(err as Error).message.split('\n')[0]})`);
+  }
+  const count = (key: string) => {
+    if (!Number.isInteger(s?.[key]) || (s[key] as number) < 0) throw new Error(`${file}: ${key} must be an integer ≥ 0, got ${JSON.stringify(s?.[key])}`);
+  };
+  if (typeof s !== 'object' || s === null || Array.isArray(s)) throw new Error(`${file}: expected a JSON object`);
+  for (const key of ['step', 'epoch', 'batchInEpoch']) count(key);
+  const rng = s.rng as Record<string, unknown> | undefined;
+  if (!rng || !Number.isFinite(rng.seed) || !Number.isInteger(rng.offset)) throw new Error(`${file}: rng must be {seed, offset}, got ${JSON.stringify(s.rng)}`);
+  if (s.bestMetric !== null && !Number.isFinite(s.bestMetric)) throw new Error(`${file}: bestMetric must be a number or null, got ${JSON.stringify(s.bestMetric)}`);
+  return s as CheckpointState;
 }
 
 /**

@@ -5,20 +5,21 @@
 // chain teacher-forced into the CoLaR model at each c: can it read what it should write?), and
 // results/REPRO.md with plots. The recipe that meets the issue's full targets takes hours:
 // bench/colar_tiny.sh. Each stage writes DONE when finished, so a rerun skips what is complete
-// and resumes what is not.
+// and resumes what is not; a marker is trusted only when the checkpoint it stands for exists.
 
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import * as E from '../engine/index.js';
 import { evaluateAccuracy, meanCI, type EvalMode } from './evaluate.js';
 import { writeReproReport, type CurvePoint, type ReproResults, type ReproRow } from './report/repro_report.js';
-import { trainRl } from './rl.js';
-import { buildRunModel, loadRun, runDatasets, syntheticDataset, writeRunFiles } from './run.js';
+import { writeFileAtomic } from '../io/files.js';
+import { latestCheckpoint, readState } from './checkpoint.js';
+import { loadRun, syntheticDataset } from './run.js';
+import { runStage } from './stage.js';
 import type { Pooling } from './sequence.js';
 import { resolveConfig, type ArithmeticConfig, type Stage } from './train_config.js';
-import { train } from './trainer.js';
 
 export interface ReproOptions {
   outDir: string;
@@ -50,7 +51,7 @@ const COLAR_EPOCHS = 1;
 function plan(o: ReproOptions): StagePlan[] {
   const dir = (name: string) => JSON.stringify(join(o.outDir, 'runs', name));
   // input noise lets the model read latents near, not on, the gold ones (README: session 8)
-  const colar = ['latent_loss=mse', 'train.lr=1e-3', 'colar.input_noise=0.5', `colar.max_compression_factor=${JSON.stringify(o.compressions.join(','))}`];
+  const colar = ['latent_loss=mse', 'train.lr=1e-3', 'colar.input_noise=0.5', `colar.compression_factors=${JSON.stringify(o.compressions)}`];
   return [
     { name: 'cot', stage: 'cot', overrides: [...SFT, `train.epochs=${COT_EPOCHS}`] },
     { name: 'nocot', stage: 'nocot', overrides: [...SFT, 'train.epochs=1'] },
@@ -67,8 +68,8 @@ export async function runRepro(engine: E.Engine, o: ReproOptions): Promise<Repro
   for (const p of plan(o)) {
     const runDir = join(o.outDir, 'runs', p.name);
     const done = join(runDir, 'DONE');
-    if (existsSync(done)) {
-      const record = JSON.parse(await readFile(done, 'utf8')) as { seconds: number; steps: number };
+    const record = await finishedStage(runDir, done);
+    if (record) {
       stages.push({ name: p.name, runDir, ...record });
       o.log(`stage ${p.name}: done before, skipped`);
       continue;
@@ -76,16 +77,10 @@ export async function runRepro(engine: E.Engine, o: ReproOptions): Promise<Repro
     o.log(`stage ${p.name} …`);
     const t0 = Date.now();
     const cfg = resolveConfig(o.preset, p.stage, [...o.overrides, ...p.overrides, `out_dir=${JSON.stringify(runDir)}`]);
-    const run = await buildRunModel(engine, cfg, p.stage === 'colar' || p.stage === 'rl');
-    const data = await runDatasets(cfg);
-    await writeRunFiles(runDir, cfg, run);
-    const steps = p.stage === 'rl'
-      ? (await trainRl(engine, cfg, run, data.train, { resume: true, log: o.log })).steps
-      : (await train(engine, cfg, run, data, { resume: true, log: o.log })).steps;
-    run.model.dispose();
-    const record = { seconds: (Date.now() - t0) / 1000, steps };
-    await writeFile(done, JSON.stringify(record));
-    stages.push({ name: p.name, runDir, ...record });
+    const { steps } = await runStage(engine, cfg, 'continue', o.log);
+    const finished = { seconds: (Date.now() - t0) / 1000, steps };
+    await writeFileAtomic(done, JSON.stringify(finished));
+    stages.push({ name: p.name, runDir, ...finished });
   }
 
   const evalStarted = Date.now();
@@ -122,7 +117,7 @@ export async function runRepro(engine: E.Engine, o: ReproOptions): Promise<Repro
     }
     run.model.dispose();
     const row: ReproRow = { row: e.row, group: e.group, accuracy: meanCI(acc), chainLength: meanCI(len), perSeedAccuracy: acc, perSeedChainLength: len, msPerQuestion: meanCI(ms) };
-    await writeFile(cache, JSON.stringify(row));
+    await writeFileAtomic(cache, JSON.stringify(row));
     rows.push(row);
     o.log(`  ${e.row}: ${row.accuracy.mean.toFixed(1)} ± ${row.accuracy.ci95.toFixed(1)} %, #L ${row.chainLength.mean.toFixed(2)}`);
   }
@@ -147,6 +142,22 @@ export async function runRepro(engine: E.Engine, o: ReproOptions): Promise<Repro
   };
   await writeReproReport(o.outDir, results);
   return results;
+}
+
+/**
+ * A stage's DONE record when the stage is whole: the marker parses and the run's checkpoint it
+ * stands for exists. A marker without its checkpoint (files removed by hand) is not trusted.
+ */
+async function finishedStage(runDir: string, done: string): Promise<{ seconds: number; steps: number } | null> {
+  if (!existsSync(done)) return null;
+  try {
+    const record = JSON.parse(await readFile(done, 'utf8')) as { seconds: number; steps: number };
+    const last = await latestCheckpoint(runDir);
+    if (Number.isFinite(record.seconds) && Number.isInteger(record.steps) && last && (await readState(last)).step === record.steps) return record;
+  } catch {
+    // unreadable: the stage runs again (it resumes from its checkpoints)
+  }
+  return null;
 }
 
 function taskDescription(a: ArithmeticConfig): string {

@@ -12,6 +12,7 @@ import { encodeInferencePrompt, separatorId } from '../datasets/prompt.js';
 import type { QsaRecord } from '../datasets/record.js';
 import { Rng as HostRng } from '../datasets/rng.js';
 import { saveCheckpoint, startOrResume } from './checkpoint.js';
+import { DivergenceGuard } from './divergence.js';
 import { aggregationWeights, clippedObjective, groupAdvantages, type Aggregation } from './grpo.js';
 import { latentReasoning, PAPER_ANSWER_SAMPLING } from './inference.js';
 import { MetricsLog } from './logging/metrics.js';
@@ -47,6 +48,7 @@ export async function trainRl(engine: E.Engine, cfg: TrainConfig, run: RunModel,
   const tb = await TensorBoardWriter.create(runDir);
   const progress = new Progress({ total: totalSteps - state.step, label: `grpo${state.step ? ` (resumed at step ${state.step})` : ''}`, stream: process.stderr });
   const sep = separatorId(run.prompt);
+  const guard = new DivergenceGuard(cfg.train.max_skipped_steps, state.skippedSteps ?? 0, runDir, log);
   try {
     while (state.step < totalSteps) {
       const epoch = Math.floor(state.step / stepsPerEpoch);
@@ -108,11 +110,14 @@ export async function trainRl(engine: E.Engine, cfg: TrainConfig, run: RunModel,
           return [latent.loss, answer.loss, E.scale(E.add(latent.clipFraction, answer.clipFraction), 0.5)].map((t) => E.keep(t));
         });
         const clip = E.clipGradNorm(params, cfg.train.grad_clip);
-        optimizer.update(clip);
-        optimizer.zeroGrad();
-        clip.dispose();
         const [ll, al, cf] = await Promise.all(values.map((v) => v.item()));
         values.forEach((v) => v.dispose());
+        const [, gradNorm] = await clip.array();
+        // a non-finite minibatch is skipped, so nothing non-finite reaches the weights
+        if (!(await guard.check(state.step + 1, ll + al, gradNorm))) optimizer.update(clip);
+        optimizer.zeroGrad();
+        clip.dispose();
+        state.skippedSteps = guard.consecutive;
         parts.latentLoss += ll;
         parts.answerLoss += al;
         parts.clip += cf;

@@ -21,7 +21,8 @@ import { applyLora, loraParameters } from './llama/lora.js';
 import type { Llama } from './llama/model.js';
 import { writeModelDir } from './llama/model_dir.js';
 import { Tokenizer } from './llama/tokenizer.js';
-import { arithmeticOptions, type TrainConfig } from './train_config.js';
+import { withFileError } from '../io/files.js';
+import { arithmeticOptions, normalizeRunConfig, type TrainConfig } from './train_config.js';
 
 export interface RunModel {
   model: Llama;
@@ -148,12 +149,17 @@ export async function writeRunFiles(runDir: string, cfg: TrainConfig, run: RunMo
   await writeModelDir(join(runDir, MODEL_SUBDIR), { config: run.model.config, tensors: [], tokenizer: json, tokenizerConfig: config });
 }
 
+/** A run's saved config, brought to the current shape and checked (normalizeRunConfig). */
 export async function readRunConfig(runDir: string): Promise<TrainConfig> {
+  const file = join(runDir, RUN_CONFIG);
+  const text = await withFileError('read', file, () => readFile(file, 'utf8'));
+  let json: unknown;
   try {
-    return JSON.parse(await readFile(join(runDir, RUN_CONFIG), 'utf8')) as TrainConfig;
+    json = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${join(runDir, RUN_CONFIG)}: cannot read the run's config (${(err as Error).message})`);
+    throw new Error(`${file}: not valid JSON (${(err as Error).message.split('\n')[0]})`);
   }
+  return normalizeRunConfig(json, file);
 }
 
 /** The trained model of a run directory (its best checkpoint, else its latest), for eval. */

@@ -1,10 +1,18 @@
-// The training configuration: JSON-shaped, snake_case like the reference's YAML, built from a
-// preset plus key=value overrides, and saved beside every run so eval needs only the run dir.
+// The training configuration: JSON-shaped, snake_case like the reference's YAML. A preset
+// (configs/<name>.yaml), then an optional config file, then key=value overrides, each merged over
+// the last; the result is checked key by key (config_schema.ts) and saved beside every run as
+// run_config.json, so eval needs only the run dir. Run configs written by older versions are
+// brought to the current shape in one place, normalizeRunConfig.
 
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { arithmeticOptionsProblem, DEFAULT_ARITHMETIC_OPTIONS, type ArithmeticOptions } from '../datasets/synthetic.js';
+import { checkConfig, isObject, leafKeys, STAGES } from './config_schema.js';
 import { applyOverrides, type Json } from './overrides.js';
 
-export type Stage = 'cot' | 'colar' | 'nocot' | 'rl';
+export type Stage = (typeof STAGES)[number];
 
 /** The built-in task's options in config form: snake_case, the step range as [fewest, most]. */
 export interface ArithmeticConfig {
@@ -31,6 +39,7 @@ export interface TrainConfig {
   [key: string]: Json;
   stage: Stage;
   seed: number;
+  /** resolved to runs/<preset>-<stage> when a config leaves it null */
   out_dir: string;
   model: {
     /** 'tiny' builds a fresh model; otherwise a Hugging Face model directory */
@@ -74,11 +83,13 @@ export interface TrainConfig {
     group_by_length: boolean;
     /** CoT/No-CoT: each slot also predicts the tokens 2..k ahead (multi_token.ts); 1 = off */
     multi_token: number;
+    /** consecutive steps with a non-finite loss or gradient (each skipped) before the run stops */
+    max_skipped_steps: number;
   };
   lora: { enabled: boolean; r: number; alpha: number; dropout: number; target_modules: string[] };
   colar: {
-    /** an integer (draw 1..n) or a list like "1,2,5" */
-    max_compression_factor: number | string;
+    /** each training step draws one of these */
+    compression_factors: number[];
     pooling: string;
     latent_loss: string;
     ce_weight: number;
@@ -113,99 +124,155 @@ export interface TrainConfig {
   };
 }
 
-/**
- * The built-in task cut to what the tiny model learns in half an hour on lavapipe: 2–3 steps,
- * every value below 100. On the full task (2–6 steps, values to 999) 1,000 steps of it stayed
- * at chance; on this one CoT validation accuracy left chance after ~750 steps of 64.
- */
-const TINY_TASK: ArithmeticOptions = { ...DEFAULT_ARITHMETIC_OPTIONS, minSteps: 2, maxSteps: 3, maxStart: 50, maxAddend: 30, maxFactor: 5, maxValue: 99 };
-
-/** Sized for the 2-core CPU (lavapipe): see shared/CALIBRATION.md for what this scale shows. */
-export const TINY_PRESET: TrainConfig = {
-  stage: 'cot',
-  seed: 0,
-  out_dir: 'runs/tiny-cot',
-  model: { preset: 'tiny', path: null, init_from: null, hidden_size: 64, layers: 2, heads: 4, kv_heads: 2, intermediate_size: 192 },
-  data: { train: 'synthetic', val: 'synthetic', format: null, n_train: 16000, n_val: 200, numbers: 'digits', arithmetic: arithmeticConfig(TINY_TASK) },
-  train: { epochs: 2, batch_size: 32, grad_accum: 1, lr: 2e-3, min_lr_ratio: 0.1, warmup_steps: 20, weight_decay: 0.01, grad_clip: 1.0, ckpt_every: 50, val_samples: 32, max_steps: null, group_by_length: true, multi_token: 1 },
-  lora: { enabled: false, r: 128, alpha: 32, dropout: 0, target_modules: ['q_proj', 'v_proj'] },
-  colar: {
-    max_compression_factor: 5, pooling: 'sqrt', latent_loss: 'mse', ce_weight: 1, latent_weight: 1, entropy_weight: 0, pred_embed_forward_weight: 0, input_noise: 0,
-    head_intermediate: 128, embed_std: null, val_compression: 2, curriculum_fraction: 0,
-  },
-  rl: {
-    group_size: 8, questions_per_step: 4, samples_per_epoch: 64, epochs: 1, exp_batch_size: 8, lr: 1e-6, clip_eps: 0.2,
-    aggregation: 'mean', punish_latent_length: false, compression: 2, max_latent_steps: 64, ckpt_every: 8,
-  },
-};
-
-/**
- * The calibration's config B (CALIBRATION.md: d=96, 3 layers, ~340k weights, 20k problems,
- * batch 64, lr 1e-3, 10 epochs a stage): the scale at which CoT solved the task (98%). About
- * 15 minutes a stage on a GPU, hours on lavapipe.
- */
-export const SMALL_PRESET: TrainConfig = {
-  ...structuredClone(TINY_PRESET),
-  out_dir: 'runs/small-cot',
-  model: { ...TINY_PRESET.model, hidden_size: 96, layers: 3, heads: 4, kv_heads: 2, intermediate_size: 256 },
-  data: { ...TINY_PRESET.data, n_train: 20000, n_val: 500, arithmetic: arithmeticConfig(DEFAULT_ARITHMETIC_OPTIONS) },
-  train: { ...TINY_PRESET.train, epochs: 10, batch_size: 64, lr: 1e-3, ckpt_every: 200, val_samples: 128 },
-};
-
-/** The paper's setting on a user's Llama-3.2-1B and GSM8k-Aug files (needs a real GPU). */
-export const LLAMA_1B_PRESET: TrainConfig = {
-  ...structuredClone(TINY_PRESET),
-  out_dir: 'runs/llama-1b-cot',
-  model: { ...TINY_PRESET.model, preset: null, path: 'Llama-3.2-1B-Instruct' },
-  data: { ...TINY_PRESET.data, train: 'gsm8k-aug/train.txt', val: 'gsm8k-aug/valid.txt', n_train: 0, n_val: 500 },
-  train: { ...TINY_PRESET.train, epochs: 50, batch_size: 256, lr: 1e-4, weight_decay: 0.01, ckpt_every: 500, val_samples: 500 },
-  lora: { ...TINY_PRESET.lora, enabled: true },
-  colar: { ...TINY_PRESET.colar, head_intermediate: 2048, embed_std: 0.018, val_compression: 5 },
-};
-
-export const PRESETS: Record<string, TrainConfig> = { tiny: TINY_PRESET, small: SMALL_PRESET, 'llama-3.2-1b': LLAMA_1B_PRESET };
-
-export function resolveConfig(preset: string, stage: Stage, overrides: string[]): TrainConfig {
-  const base = PRESETS[preset];
-  if (!base) throw new Error(`--preset ${preset}: unknown (expected ${Object.keys(PRESETS).join(', ')})`);
-  const cfg = applyOverrides({ ...structuredClone(base), stage, out_dir: base.out_dir.replace(/cot$/, stage) }, overrides);
-  validate(cfg);
-  return cfg;
+/** The folder that holds package.json (and configs/), from the source tree or from dist/. */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find the package root (package.json) above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+  return dir;
 }
 
-function validate(c: TrainConfig): void {
-  const positiveInt = (v: unknown, key: string) => {
-    if (!Number.isInteger(v) || (v as number) < 1) throw new Error(`config ${key}: must be a positive integer, got ${JSON.stringify(v)}`);
-  };
-  positiveInt(c.train.batch_size, 'train.batch_size');
-  positiveInt(c.train.grad_accum, 'train.grad_accum');
-  positiveInt(c.train.epochs, 'train.epochs');
-  positiveInt(c.train.ckpt_every, 'train.ckpt_every');
-  positiveInt(c.train.multi_token, 'train.multi_token');
+export const CONFIGS_DIR = path.join(packageRoot(), 'configs');
+
+/** The presets: one YAML file each under configs/. */
+export function presetNames(): string[] {
+  return ['tiny', 'small', 'llama-3.2-1b'];
+}
+
+type JsonObject = { [key: string]: Json };
+
+/** A config file's contents: YAML (JSON is YAML too), an object at the top. */
+export function readConfigFile(file: string): JsonObject {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(`--config ${file}: cannot read it (${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code ?? (err as Error).message})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text, { prettyErrors: false });
+  } catch (err) {
+    throw new Error(`${file}: not valid YAML (${(err as Error).message.split('\n')[0]})`);
+  }
+  if (!isObject(parsed as Json)) throw new Error(`${file}: expected a mapping of config keys at the top level`);
+  return parsed as JsonObject;
+}
+
+/** `over` merged into `base`: objects key by key, everything else (lists too) replaced. */
+function deepMerge(base: JsonObject, over: JsonObject, file: string, prefix = ''): JsonObject {
+  const out: JsonObject = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const key = `${prefix}${k}`;
+    if (!(k in base)) throw new Error(`${file}: unknown key ${key}`);
+    out[k] = isObject(v) && isObject(base[k]) ? deepMerge(base[k] as JsonObject, v, file, `${key}.`) : v;
+  }
+  return out;
+}
+
+/**
+ * A config file resolved through its `extends:` chain (a preset name or another file, relative
+ * to it) onto `base` (the starting preset when the file extends nothing).
+ */
+function loadLayered(file: string, base: JsonObject | null, seen: string[] = []): JsonObject {
+  if (seen.includes(path.resolve(file))) throw new Error(`${file}: extends itself through ${seen.join(' -> ')}`);
+  const { extends: parent, ...own } = readConfigFile(file);
+  let under = base;
+  if (parent !== undefined) {
+    if (typeof parent !== 'string') throw new Error(`${file}: extends: expected a preset name or a file, got ${JSON.stringify(parent)}`);
+    const parentFile = presetNames().includes(parent) ? presetFile(parent) : path.resolve(path.dirname(file), parent);
+    under = loadLayered(parentFile, null, [...seen, path.resolve(file)]);
+  }
+  return under ? deepMerge(under, own, file) : own;
+}
+
+function presetFile(name: string): string {
+  if (!presetNames().includes(name)) throw new Error(`--preset ${name}: unknown (expected ${presetNames().join(', ')})`);
+  return path.join(CONFIGS_DIR, `${name}.yaml`);
+}
+
+/** A preset as its file describes it, before any stage is chosen (out_dir may be null). */
+export function presetConfig(name: string): JsonObject {
+  return loadLayered(presetFile(name), null);
+}
+
+export interface ResolveOptions {
+  /** a YAML config file merged over the preset */
+  configFile?: string;
+}
+
+/** preset ← config file ← key=value, for one stage, checked. */
+export function resolveConfig(preset: string, stage: Stage, overrides: string[], opts: ResolveOptions = {}): TrainConfig {
+  const base = { ...presetConfig(preset), stage } as JsonObject;
+  const layered = opts.configFile ? loadLayered(opts.configFile, base) : base;
+  const cfg = applyOverrides({ ...layered, stage }, overrides) as JsonObject;
+  if (cfg.stage !== stage) throw new Error(`stage=${JSON.stringify(cfg.stage)}: set the stage with --stage ${String(cfg.stage)}`);
+  cfg.out_dir ??= `runs/${preset}-${stage}`;
+  checkConfig(cfg);
+  const config = cfg as TrainConfig;
+  checkRelations(config, 'config');
+  return config;
+}
+
+/** The resolved config as a config file: what --print-config prints. */
+export function configToYaml(cfg: TrainConfig): string {
+  return stringifyYaml(cfg, { lineWidth: 0 });
+}
+
+/**
+ * A run_config.json read back: configs written before a key existed get that key's old meaning
+ * (e.g. colar.max_compression_factor n → compression_factors 1..n), then the same checks as a
+ * fresh config. `file` names the source in every message.
+ */
+export function normalizeRunConfig(json: unknown, file: string): TrainConfig {
+  if (!isObject(json as Json)) throw new Error(`${file}: expected a JSON object (a run's config)`);
+  const cfg = structuredClone(json) as JsonObject;
+  const defaults = presetConfig('tiny');
+  for (const section of ['model', 'data', 'train', 'lora', 'colar', 'rl']) {
+    if (!isObject(cfg[section])) throw new Error(`${file}: not a run config (no ${section} section)`);
+  }
+  const colar = cfg.colar as JsonObject;
+  if ('max_compression_factor' in colar) {
+    const old = colar.max_compression_factor;
+    delete colar.max_compression_factor;
+    colar.compression_factors = typeof old === 'number' ? Array.from({ length: old }, (_, i) => i + 1) : old;
+  }
+  // keys added since: their defaults are what older runs did
+  const data = cfg.data as JsonObject;
+  const tinyData = defaults.data as JsonObject;
+  const addedKeys: Array<[JsonObject, string, Json]> = [
+    [data, 'arithmetic', arithmeticConfig(DEFAULT_ARITHMETIC_OPTIONS)],
+    [cfg.train as JsonObject, 'multi_token', 1],
+    [cfg.train as JsonObject, 'max_skipped_steps', (defaults.train as JsonObject).max_skipped_steps],
+    [colar, 'input_noise', 0],
+    [colar, 'pred_embed_forward_weight', 0],
+    [colar, 'curriculum_fraction', 0],
+    [data, 'numbers', tinyData.numbers],
+  ];
+  for (const [section, key, value] of addedKeys) if (!(key in section)) section[key] = value;
+  checkConfig(cfg, file);
+  const config = cfg as TrainConfig;
+  checkRelations(config, file);
+  return config;
+}
+
+/** The checks that relate several keys. */
+function checkRelations(c: TrainConfig, where: string): void {
   const a = c.data.arithmetic;
-  if (!Array.isArray(a.steps) || a.steps.length !== 2 || !a.steps.every(Number.isInteger)) {
-    throw new Error(`config data.arithmetic.steps: expected [fewest, most], got ${JSON.stringify(a.steps)}`);
-  }
-  for (const key of ['max_start', 'max_addend', 'max_factor', 'min_value', 'max_value'] as const) positiveInt(a[key], `data.arithmetic.${key}`);
   const taskProblem = arithmeticOptionsProblem(arithmeticOptions(a));
-  if (taskProblem) throw new Error(`config data.arithmetic: ${taskProblem}`);
-  if (c.train.multi_token > 1 && c.stage !== 'cot' && c.stage !== 'nocot') throw new Error(`config train.multi_token: a CoT-stage objective (stage cot or nocot), got ${c.train.multi_token} with stage ${c.stage}`);
-  if (!(c.train.lr > 0)) throw new Error(`config train.lr: must be positive, got ${c.train.lr}`);
-  if (!['sqrt', 'mean'].includes(c.colar.pooling)) throw new Error(`config colar.pooling: expected sqrt or mean, got ${c.colar.pooling}`);
-  if (!['mse', 'nll', 'soft-mse'].includes(c.colar.latent_loss)) throw new Error(`config colar.latent_loss: expected mse, nll or soft-mse, got ${c.colar.latent_loss}`);
-  compressionChoices(c.colar.max_compression_factor);
-  if (!(c.colar.curriculum_fraction >= 0 && c.colar.curriculum_fraction <= 1)) throw new Error(`config colar.curriculum_fraction: expected a number in [0, 1], got ${JSON.stringify(c.colar.curriculum_fraction)}`);
+  if (taskProblem) throw new Error(`${where} data.arithmetic: ${taskProblem}`);
+  if (c.model.heads % c.model.kv_heads !== 0) throw new Error(`${where} model.kv_heads: must divide model.heads (${c.model.heads}), got ${c.model.kv_heads}`);
+  if (c.model.hidden_size % c.model.heads !== 0) throw new Error(`${where} model.hidden_size: must be a multiple of model.heads (${c.model.heads}), got ${c.model.hidden_size}`);
+  if (c.train.multi_token > 1 && c.stage !== 'cot' && c.stage !== 'nocot') throw new Error(`${where} train.multi_token: a CoT-stage objective (stage cot or nocot), got ${c.train.multi_token} with stage ${c.stage}`);
   if (c.colar.latent_loss === 'soft-mse' && !(c.colar.entropy_weight < 0)) {
-    throw new Error(`config colar.latent_loss soft-mse is mse − α·entropy: set colar.entropy_weight to −α (< 0), got ${c.colar.entropy_weight}`);
+    throw new Error(`${where} colar.latent_loss soft-mse is mse − α·entropy: set colar.entropy_weight to −α (< 0), got ${c.colar.entropy_weight}`);
   }
-  if (!['mean', 'sum32'].includes(c.rl.aggregation)) throw new Error(`config rl.aggregation: expected mean or sum32, got ${c.rl.aggregation}`);
-  positiveInt(c.rl.group_size, 'rl.group_size');
-  positiveInt(c.rl.exp_batch_size, 'rl.exp_batch_size');
-}
-
-/** The factors a training step draws from: 1..n for a number, the list for "1,2,5". */
-export function compressionChoices(spec: number | string): number[] {
-  const list = typeof spec === 'number' ? Array.from({ length: spec }, (_, i) => i + 1) : String(spec).split(',').map((s) => Number(s.trim()));
-  if (list.length === 0 || list.some((c) => !Number.isInteger(c) || c < 1)) throw new Error(`config colar.max_compression_factor: expected a positive integer or a list like "1,2,5", got ${JSON.stringify(spec)}`);
-  return list;
+  for (const [key, name] of [['train', 'data.n_train'], ['val', 'data.n_val']] as const) {
+    const n = key === 'train' ? c.data.n_train : c.data.n_val;
+    if (c.data[key] === 'synthetic' && n < 1) throw new Error(`${where} ${name}: the built-in task needs at least 1 problem, got ${n}`);
+  }
 }

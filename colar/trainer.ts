@@ -1,8 +1,9 @@
 // The SFT training loop shared by the CoT, No-CoT and CoLaR stages: seeded epoch order, the
 // compression factor drawn per optimizer step, gradient accumulation, global-norm clipping,
-// AdamW with warmup + cosine decay, validation accuracy each epoch with best-checkpoint
-// selection, atomic checkpoints every ckpt_every steps, and exact resume (weights, optimizer,
-// RNG, data position). Metrics go to metrics.jsonl, TensorBoard and a progress line.
+// AdamW with warmup + cosine decay, validation accuracy each epoch and at the last step with
+// best-checkpoint selection, atomic checkpoints every ckpt_every steps, steps with a non-finite
+// loss or gradient skipped (divergence.ts), and exact resume (weights, optimizer, RNG, data
+// position, what is left after the last step). Metrics go to metrics.jsonl, TensorBoard and a progress line.
 
 import { join } from 'node:path';
 import * as E from '../engine/index.js';
@@ -10,6 +11,7 @@ import { encodeExample, type EncodedExample } from '../datasets/prompt.js';
 import type { QsaRecord } from '../datasets/record.js';
 import { Rng as HostShuffle } from '../datasets/rng.js';
 import { saveCheckpoint, startOrResume } from './checkpoint.js';
+import { DivergenceGuard } from './divergence.js';
 import { evaluateAccuracy } from './evaluate.js';
 import { MetricsLog } from './logging/metrics.js';
 import { Progress } from './logging/progress.js';
@@ -17,7 +19,7 @@ import { TensorBoardWriter } from './logging/tensorboard.js';
 import { checkpointTensors, type RunModel } from './run.js';
 import { buildSlotBatch, type Pooling } from './sequence.js';
 import { sftLosses, type LatentLossKind, type SftLossConfig } from './sft.js';
-import { compressionChoices, type TrainConfig } from './train_config.js';
+import type { TrainConfig } from './train_config.js';
 
 export interface TrainResult {
   steps: number;
@@ -78,7 +80,7 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
   const lengths = t.group_by_length ? data.train.map((r) => encodedLength(encodeExample(run.prompt, r, 1))) : [];
   const stepsPerEpoch = Math.ceil(data.train.length / microPerStep);
   const totalSteps = Math.min(t.max_steps ?? Infinity, stepsPerEpoch * t.epochs);
-  const factors = cfg.stage === 'colar' ? compressionChoices(cfg.colar.max_compression_factor) : [1];
+  const factors = cfg.stage === 'colar' ? cfg.colar.compression_factors : [1];
   const lossCfg: SftLossConfig = { latentLoss: cfg.colar.latent_loss as LatentLossKind, ceWeight: cfg.colar.ce_weight, latentWeight: cfg.colar.latent_weight, entropyWeight: cfg.colar.entropy_weight, predEmbedForwardWeight: cfg.colar.pred_embed_forward_weight ?? 0, inputNoise: cfg.colar.input_noise ?? 0 };
 
   const state = await startOrResume(runDir, opts.resume, cfg.seed, named, optimizer, log);
@@ -87,70 +89,90 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
   const tb = await TensorBoardWriter.create(runDir);
   const progress = new Progress({ total: totalSteps - state.step, label: `${cfg.stage} sft${state.step ? ` (resumed at step ${state.step})` : ''}`, stream: process.stderr });
   const save = (name: string) => saveCheckpoint(runDir, name, named, optimizer, names, { ...state, rng: rng.state() });
+  const stepName = () => `step-${String(state.step).padStart(6, '0')}`;
+  const epochComplete = () => state.batchInEpoch * microPerStep >= data.train.length;
+  const finished = () => state.step >= totalSteps || state.epoch >= t.epochs;
+  /** validation, best-checkpoint selection and a checkpoint: what follows an epoch and the last step */
+  const validateAndSave = async () => {
+    const accuracy = await validate(engine, cfg, run, data.val);
+    state.validatedStep = state.step;
+    metrics.write({ step: state.step, epoch: state.epoch, val_accuracy: accuracy });
+    tb.scalar('val/accuracy', accuracy, state.step);
+    log(`step ${state.step} (epoch ${state.epoch}): validation accuracy ${(100 * accuracy).toFixed(1)}% on ${Math.min(cfg.train.val_samples, data.val.length)} questions`);
+    if (state.bestMetric === null || accuracy >= state.bestMetric) {
+      state.bestMetric = accuracy;
+      await save('best');
+    }
+    await save(stepName());
+  };
+  const orders = new Map<number, number[]>();
+  const orderOf = (epoch: number) => {
+    if (!orders.has(epoch)) orders.set(epoch, t.group_by_length ? lengthGroupedOrder(lengths, t.batch_size, cfg.seed, epoch) : epochOrder(data.train.length, cfg.seed, epoch));
+    return orders.get(epoch)!;
+  };
+  const guard = new DivergenceGuard(t.max_skipped_steps, state.skippedSteps ?? 0, runDir, log);
 
   try {
-    while (state.step < totalSteps && state.epoch < t.epochs) {
-      const order = t.group_by_length ? lengthGroupedOrder(lengths, t.batch_size, cfg.seed, state.epoch) : epochOrder(data.train.length, cfg.seed, state.epoch);
-      while (state.batchInEpoch * microPerStep < order.length && state.step < totalSteps) {
-        const started = performance.now();
-        // one compression factor per optimizer step (the whole batch shares it), from the saved stream
-        const c = drawCompression(factors, hostUniform(cfg.seed, state.step), state.step / totalSteps, cfg.colar.curriculum_fraction);
-        let tokens = 0;
-        // the loss and each part the step computed, averaged over micro-batches, under their metric names
-        const parts: Record<string, number> = {};
-        for (let micro = 0; micro < t.grad_accum; micro++) {
-          const first = (state.batchInEpoch * t.grad_accum + micro) * t.batch_size;
-          const records = order.slice(first, first + t.batch_size).map((i) => data.train[i]);
-          if (records.length === 0) break;
-          const labelDraw = seededStream(cfg.seed, state.step * 131 + micro);
-          const batch = buildSlotBatch(
-            records.map((r) => encodeExample(run.prompt, r, cfg.stage === 'cot' || cfg.stage === 'nocot' ? 1 : c)),
-            { compression: c, pooling: cfg.colar.pooling as Pooling, padId: run.prompt.padId, random: labelDraw, withSteps: cfg.stage !== 'nocot' },
-          );
-          tokens += batch.mask.reduce((s, m) => s + m, 0);
-          const computed = engine.scope(() => {
-            const l = sftLosses(run.model, run.head, batch, lossCfg, rng, run.multiToken);
-            E.backward(E.scale(l.total, 1 / t.grad_accum));
-            const named = { loss: l.total, ce: l.ce, latent: l.latent, multi_token: l.multiToken, pred_embed_forward: l.predEmbedForward };
-            return Object.entries(named).flatMap(([name, x]) => (x ? [{ name, x: E.keep(x) }] : []));
-          });
-          const values = await Promise.all(computed.map(({ x }) => x.item()));
-          computed.forEach(({ name, x }, i) => {
-            parts[name] = (parts[name] ?? 0) + values[i] / t.grad_accum;
-            x.dispose();
-          });
-        }
-        state.step++;
-        state.batchInEpoch++;
-        optimizer.lr = learningRate(state.step, totalSteps, t);
-        const clip = E.clipGradNorm(params, t.grad_clip);
-        optimizer.update(clip);
-        optimizer.zeroGrad();
-        const [, gradNorm] = await clip.array();
-        clip.dispose();
-        const seconds = (performance.now() - started) / 1000;
-        const { loss, ce, latent = null, ...extra } = parts;
-        const record = { step: state.step, epoch: state.epoch + 1, c, loss, ce, latent, ...extra, lr: optimizer.lr, grad_norm: gradNorm, tokens_per_s: tokens / seconds, model_gflops_per_s: (flopsPerToken * tokens) / seconds / 1e9 };
-        metrics.write(record);
-        for (const [k, v] of Object.entries(record)) if (typeof v === 'number' && k !== 'step') tb.scalar(`train/${k}`, v, state.step);
-        progress.tick(1, { loss, c, 'tok/s': Math.round(tokens / seconds) });
-        if (!Number.isFinite(loss)) throw new Error(`step ${state.step}: the loss is ${loss}; the last good checkpoint is kept (lower train.lr?)`);
-        if (state.step % t.ckpt_every === 0) await save(`step-${String(state.step).padStart(6, '0')}`);
-      }
-      if (state.batchInEpoch * microPerStep >= data.train.length) {
+    // each pass either closes an epoch or trains one step, so a run resumed at any point (even
+    // killed during the last validation) goes on with exactly what was left
+    for (;;) {
+      if (epochComplete()) {
         state.epoch++;
         state.batchInEpoch = 0;
-        const accuracy = await validate(engine, cfg, run, data.val);
-        metrics.write({ step: state.step, epoch: state.epoch, val_accuracy: accuracy });
-        tb.scalar('val/accuracy', accuracy, state.step);
-        log(`epoch ${state.epoch}: validation accuracy ${(100 * accuracy).toFixed(1)}% on ${Math.min(cfg.train.val_samples, data.val.length)} questions`);
-        if (state.bestMetric === null || accuracy >= state.bestMetric) {
-          state.bestMetric = accuracy;
-          await save('best');
-        }
+        await validateAndSave();
+        continue;
       }
-      await save(`step-${String(state.step).padStart(6, '0')}`);
+      if (finished()) break;
+      const order = orderOf(state.epoch);
+      const started = performance.now();
+      // one compression factor per optimizer step (the whole batch shares it), from the saved stream
+      const c = drawCompression(factors, hostUniform(cfg.seed, state.step), state.step / totalSteps, cfg.colar.curriculum_fraction);
+      let tokens = 0;
+      // the loss and each part the step computed, averaged over micro-batches, under their metric names
+      const parts: Record<string, number> = {};
+      for (let micro = 0; micro < t.grad_accum; micro++) {
+        const first = (state.batchInEpoch * t.grad_accum + micro) * t.batch_size;
+        const records = order.slice(first, first + t.batch_size).map((i) => data.train[i]);
+        if (records.length === 0) break;
+        const labelDraw = seededStream(cfg.seed, state.step * 131 + micro);
+        const batch = buildSlotBatch(
+          records.map((r) => encodeExample(run.prompt, r, cfg.stage === 'cot' || cfg.stage === 'nocot' ? 1 : c)),
+          { compression: c, pooling: cfg.colar.pooling as Pooling, padId: run.prompt.padId, random: labelDraw, withSteps: cfg.stage !== 'nocot' },
+        );
+        tokens += batch.mask.reduce((s, m) => s + m, 0);
+        const computed = engine.scope(() => {
+          const l = sftLosses(run.model, run.head, batch, lossCfg, rng, run.multiToken);
+          E.backward(E.scale(l.total, 1 / t.grad_accum));
+          const named = { loss: l.total, ce: l.ce, latent: l.latent, multi_token: l.multiToken, pred_embed_forward: l.predEmbedForward };
+          return Object.entries(named).flatMap(([name, x]) => (x ? [{ name, x: E.keep(x) }] : []));
+        });
+        const values = await Promise.all(computed.map(({ x }) => x.item()));
+        computed.forEach(({ name, x }, i) => {
+          parts[name] = (parts[name] ?? 0) + values[i] / t.grad_accum;
+          x.dispose();
+        });
+      }
+      state.step++;
+      state.batchInEpoch++;
+      optimizer.lr = learningRate(state.step, totalSteps, t);
+      // the update is applied only when the loss and the gradient are finite
+      const clip = E.clipGradNorm(params, t.grad_clip);
+      const [, gradNorm] = await clip.array();
+      const skipped = await guard.check(state.step, parts.loss, gradNorm);
+      if (!skipped) optimizer.update(clip);
+      optimizer.zeroGrad();
+      clip.dispose();
+      state.skippedSteps = guard.consecutive;
+      const seconds = (performance.now() - started) / 1000;
+      const { loss, ce, latent = null, ...extra } = parts;
+      const record = { step: state.step, epoch: state.epoch + 1, c, loss, ce, latent, ...extra, lr: optimizer.lr, grad_norm: gradNorm, ...(skipped ? { skipped: 1 } : {}), tokens_per_s: tokens / seconds, model_gflops_per_s: (flopsPerToken * tokens) / seconds / 1e9 };
+      metrics.write(record);
+      for (const [k, v] of Object.entries(record)) if (typeof v === 'number' && Number.isFinite(v) && k !== 'step') tb.scalar(`train/${k}`, v, state.step);
+      progress.tick(1, { loss, c, 'tok/s': Math.round(tokens / seconds) });
+      if (state.step % t.ckpt_every === 0) await save(stepName());
     }
+    // a run cut short by max_steps ends mid-epoch: it is still validated, and its last step kept
+    if (state.validatedStep !== state.step) await validateAndSave();
     progress.done();
   } finally {
     await metrics.close();

@@ -1,7 +1,7 @@
 // Config overrides as the reference's run.py parses them, and the training schedule helpers.
 import { describe, expect, it } from 'vitest';
 import { applyOverrides, parseOverrideValue } from '../../colar/overrides.js';
-import { compressionChoices, resolveConfig, TINY_PRESET } from '../../colar/train_config.js';
+import { normalizeRunConfig, resolveConfig } from '../../colar/train_config.js';
 import fc from 'fast-check';
 import { drawCompression, epochOrder, learningRate, lengthGroupedOrder } from '../../colar/trainer.js';
 import { meanCI } from '../../colar/evaluate.js';
@@ -17,10 +17,12 @@ describe('overrides', () => {
     expect(parseOverrideValue('[1,2]')).toEqual([1, 2]);
     expect(parseOverrideValue('"Runs/CoT"')).toBe('Runs/CoT');
   });
-  it('sets a dotted path, or every key of a bare name, and rejects unknown keys', () => {
+  it('sets a dotted path, or the one key of a bare name, and rejects unknown and ambiguous keys', () => {
     const cfg = { a: { lr: 1, b: { lr: 2 } }, c: 3 };
-    expect(applyOverrides(cfg, ['lr=5'])).toEqual({ a: { lr: 5, b: { lr: 5 } }, c: 3 });
+    expect(() => applyOverrides(cfg, ['lr=5'])).toThrow('override "lr=5": lr names 2 keys (a.lr, a.b.lr); use the full key');
+    expect(applyOverrides(cfg, ['c=5'])).toEqual({ a: { lr: 1, b: { lr: 2 } }, c: 5 });
     expect(applyOverrides(cfg, ['a.b.lr=7'])).toEqual({ a: { lr: 1, b: { lr: 7 } }, c: 3 });
+    expect(() => applyOverrides(cfg, ['a.b.llr=7'])).toThrow(/no config key a.b.llr; did you mean a.lr or a.b.lr\?/);
     expect(() => applyOverrides(cfg, ['nope=1'])).toThrow(/no config key nope/);
     expect(() => applyOverrides(cfg, ['a.x=1'])).toThrow(/no config key a.x/);
     expect(() => applyOverrides(cfg, ['justakey'])).toThrow(/expected key=value/);
@@ -28,11 +30,12 @@ describe('overrides', () => {
   });
   it('resolves presets with one-line errors for bad values', () => {
     expect(resolveConfig('tiny', 'colar', ['batch_size=8']).train.batch_size).toBe(8);
-    expect(() => resolveConfig('tiny', 'cot', ['batch_size=0'])).toThrow('config train.batch_size: must be a positive integer, got 0');
+    expect(() => resolveConfig('tiny', 'cot', ['batch_size=0'])).toThrow('config train.batch_size: expected an integer ≥ 1, got 0');
     expect(() => resolveConfig('huge', 'cot', [])).toThrow(/--preset huge: unknown/);
-    expect(compressionChoices(3)).toEqual([1, 2, 3]);
-    expect(compressionChoices('1,2,5')).toEqual([1, 2, 5]);
-    expect(() => compressionChoices('1,x')).toThrow(/max_compression_factor/);
+    expect(resolveConfig('tiny', 'colar', ['colar.compression_factors=2']).colar.compression_factors).toEqual([2]);
+    expect(resolveConfig('tiny', 'colar', ['colar.compression_factors=1,2,5']).colar.compression_factors).toEqual([1, 2, 5]);
+    expect(resolveConfig('tiny', 'colar', ['colar.compression_factors=[1,3]']).colar.compression_factors).toEqual([1, 3]);
+    expect(() => resolveConfig('tiny', 'colar', ['colar.compression_factors=1,x'])).toThrow('config colar.compression_factors: expected a non-empty list of integers ≥ 1 (e.g. 1,2,5), got "1,x"');
     expect(() => resolveConfig('tiny', 'colar', ['latent_loss=soft-mse'])).toThrow(/set colar.entropy_weight to −α/);
     expect(resolveConfig('tiny', 'colar', ['latent_loss=soft-mse', 'entropy_weight=-1e-6']).colar.entropy_weight).toBe(-1e-6);
   });
@@ -42,18 +45,19 @@ describe('overrides', () => {
     expect([...new Set(records.map((r) => r.steps.length))].sort()).toEqual([3, 4]);
     expect(Math.max(...records.map((r) => Number(r.answer)))).toBeLessThanOrEqual(99);
     // a run saved before the key existed keeps the task it was trained on (2..6 steps, values to 999)
-    const { arithmetic: _, ...oldData } = TINY_PRESET.data;
-    const old = syntheticDataset({ ...TINY_PRESET, data: oldData as typeof TINY_PRESET.data }, 'test', 300);
+    const tiny = resolveConfig('tiny', 'cot', []);
+    const { arithmetic: _, ...oldData } = tiny.data;
+    const old = syntheticDataset(normalizeRunConfig({ ...tiny, data: oldData }, 'run_config.json'), 'test', 300);
     expect(old).toEqual(arithmeticDataset('test', 300, 0, DEFAULT_ARITHMETIC_OPTIONS));
     expect(() => resolveConfig('tiny', 'cot', ['steps=[3,2]'])).toThrow('config data.arithmetic: need 1 ≤ fewest steps ≤ most steps, got 3, 2');
     expect(() => resolveConfig('tiny', 'cot', ['max_value=20'])).toThrow('config data.arithmetic: need 1 ≤ min value ≤ max start ≤ max value, got 2, 50, 20');
-    expect(() => resolveConfig('tiny', 'cot', ['steps=[2]'])).toThrow('config data.arithmetic.steps: expected [fewest, most], got [2]');
+    expect(() => resolveConfig('tiny', 'cot', ['steps=[2]'])).toThrow('config data.arithmetic.steps: expected a list of 2 integers ≥ 1, got [2]');
   });
 });
 
 describe('schedule', () => {
   it('warms up linearly, then decays by cosine to min_lr_ratio', () => {
-    const t = { ...TINY_PRESET.train, lr: 1, warmup_steps: 10, min_lr_ratio: 0.1 };
+    const t = { ...resolveConfig('tiny', 'cot', []).train, lr: 1, warmup_steps: 10, min_lr_ratio: 0.1 };
     expect(learningRate(5, 100, t)).toBeCloseTo(0.5);
     expect(learningRate(10, 100, t)).toBeCloseTo(1);
     expect(learningRate(55, 100, t)).toBeCloseTo(0.55);

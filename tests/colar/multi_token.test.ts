@@ -71,6 +71,6 @@ describe('multi-token objective', () => {
 
   it('is a CoT-stage objective: a CoLaR run with it is a config error', () => {
     expect(() => resolveConfig('tiny', 'colar', ['train.multi_token=2'])).toThrow('config train.multi_token: a CoT-stage objective (stage cot or nocot), got 2 with stage colar');
-    expect(() => resolveConfig('tiny', 'cot', ['train.multi_token=0'])).toThrow(/train.multi_token: must be a positive integer/);
+    expect(() => resolveConfig('tiny', 'cot', ['train.multi_token=0'])).toThrow('config train.multi_token: expected an integer ≥ 1, got 0');
   });
 });
