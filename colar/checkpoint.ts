@@ -8,6 +8,7 @@
 import { readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as E from '../engine/index.js';
+import { failpoint } from '../io/failpoint.js';
 import { makeDir, withFileError, writeFileAtomic } from '../io/files.js';
 import { SafetensorsFile, writeSafetensors } from './llama/safetensors.js';
 
@@ -57,6 +58,7 @@ export async function saveCheckpoint(runDir: string, name: string, weights: Map<
         { name: `v.${n}`, shape: [...optimizer.v[i].shape], data: () => finiteValues(`v.${n}`, optimizer.v[i]) },
       ]);
       const optimizerFile = join(tmp, OPTIMIZER);
+      failpoint('checkpoint-weights-written');
       await withFileError('write', optimizerFile, () => writeSafetensors(optimizerFile, moments, { step: String(optimizer.step) }));
     }
     await writeFileAtomic(join(tmp, STATE), JSON.stringify(state, null, 2));
@@ -68,9 +70,11 @@ export async function saveCheckpoint(runDir: string, name: string, weights: Map<
   const old = join(root, `.old-${name}`);
   await withFileError('remove', old, () => rm(old, { recursive: true, force: true }));
   await rename(final, old).catch(() => undefined);
+  failpoint('checkpoint-swap');
   await withFileError('write', final, () => rename(tmp, final));
   await withFileError('remove', old, () => rm(old, { recursive: true, force: true }));
   if (name !== 'best') {
+    failpoint('checkpoint-before-latest');
     await writeFileAtomic(join(root, 'latest'), name);
     await pruneStepCheckpoints(root, name);
   }

@@ -12,6 +12,7 @@ import { encodeInferencePrompt, separatorId } from '../datasets/prompt.js';
 import type { QsaRecord } from '../datasets/record.js';
 import { Rng as HostRng } from '../datasets/rng.js';
 import { saveCheckpoint, startOrResume } from './checkpoint.js';
+import { runThenClose } from '../io/files.js';
 import { DivergenceGuard } from './divergence.js';
 import { aggregationWeights, clippedObjective, groupAdvantages, type Aggregation } from './grpo.js';
 import { latentReasoning, PAPER_ANSWER_SAMPLING } from './inference.js';
@@ -49,7 +50,7 @@ export async function trainRl(engine: E.Engine, cfg: TrainConfig, run: RunModel,
   const progress = new Progress({ total: totalSteps - state.step, label: `grpo${state.step ? ` (resumed at step ${state.step})` : ''}`, stream: process.stderr });
   const sep = separatorId(run.prompt);
   const guard = new DivergenceGuard(cfg.train.max_skipped_steps, state.skippedSteps ?? 0, runDir, log);
-  try {
+  await runThenClose(async () => {
     while (state.step < totalSteps) {
       const epoch = Math.floor(state.step / stepsPerEpoch);
       // questions with replacement, a function of (seed, epoch): resumable
@@ -141,11 +142,7 @@ export async function trainRl(engine: E.Engine, cfg: TrainConfig, run: RunModel,
       }
     }
     progress.done();
-  } finally {
-    await metrics.close();
-    await tb.close();
-    optimizer.dispose();
-  }
+  }, [() => metrics.close(), () => tb.close(), () => optimizer.dispose()]);
   return { steps: state.step };
 }
 

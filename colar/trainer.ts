@@ -12,6 +12,8 @@ import type { QsaRecord } from '../datasets/record.js';
 import { Rng as HostShuffle } from '../datasets/rng.js';
 import { saveCheckpoint, startOrResume } from './checkpoint.js';
 import { DivergenceGuard } from './divergence.js';
+import { failpoint } from '../io/failpoint.js';
+import { runThenClose } from '../io/files.js';
 import { evaluateAccuracy } from './evaluate.js';
 import { MetricsLog } from './logging/metrics.js';
 import { Progress } from './logging/progress.js';
@@ -94,11 +96,12 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
   const finished = () => state.step >= totalSteps || state.epoch >= t.epochs;
   /** validation, best-checkpoint selection and a checkpoint: what follows an epoch and the last step */
   const validateAndSave = async () => {
+    failpoint('validation');
     const accuracy = await validate(engine, cfg, run, data.val);
     state.validatedStep = state.step;
     metrics.write({ step: state.step, epoch: state.epoch, val_accuracy: accuracy });
     tb.scalar('val/accuracy', accuracy, state.step);
-    log(`step ${state.step} (epoch ${state.epoch}): validation accuracy ${(100 * accuracy).toFixed(1)}% on ${Math.min(cfg.train.val_samples, data.val.length)} questions`);
+    log(`step ${state.step} (${epochComplete() || state.batchInEpoch === 0 ? `end of epoch ${state.epoch}` : `epoch ${state.epoch + 1}`}): validation accuracy ${(100 * accuracy).toFixed(1)}% on ${Math.min(cfg.train.val_samples, data.val.length)} questions`);
     if (state.bestMetric === null || accuracy >= state.bestMetric) {
       state.bestMetric = accuracy;
       await save('best');
@@ -112,7 +115,7 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
   };
   const guard = new DivergenceGuard(t.max_skipped_steps, state.skippedSteps ?? 0, runDir, log);
 
-  try {
+  await runThenClose(async () => {
     // each pass either closes an epoch or trains one step, so a run resumed at any point (even
     // killed during the last validation) goes on with exactly what was left
     for (;;) {
@@ -174,11 +177,7 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
     // a run cut short by max_steps ends mid-epoch: it is still validated, and its last step kept
     if (state.validatedStep !== state.step) await validateAndSave();
     progress.done();
-  } finally {
-    await metrics.close();
-    await tb.close();
-    optimizer.dispose();
-  }
+  }, [() => metrics.close(), () => tb.close(), () => optimizer.dispose()]);
   return { steps: state.step, bestMetric: state.bestMetric, runDir };
 }
 

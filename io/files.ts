@@ -4,7 +4,7 @@
 // operation (`cannot write runs/x/state.json: no space left on device`), never a raw errno.
 
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, realpathSync } from 'node:fs';
+import { createWriteStream, existsSync, realpathSync } from 'node:fs';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -61,9 +61,20 @@ export function temporaryPath(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
-/** Creates `dir` and its parents, naming it when that fails. */
+/**
+ * Creates `dir` and its parents, naming it when that fails. Node's recursive mkdir reports a
+ * read-only or full file system as ENOENT; the real reason comes from creating the first
+ * missing directory on its own.
+ */
 export async function makeDir(dir: string): Promise<void> {
-  await withFileError('create directory', dir, () => mkdir(dir, { recursive: true }));
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fileError(err, 'create directory', dir);
+    let missing = path.resolve(dir);
+    while (!existsSync(path.dirname(missing)) && path.dirname(missing) !== missing) missing = path.dirname(missing);
+    throw fileError(await mkdir(missing).then(() => err, (cause: unknown) => cause), 'create directory', dir);
+  }
 }
 
 /**
@@ -132,4 +143,22 @@ export function refuseOutputOverInput(output: string, inputs: string[], flag = '
   for (const input of inputs) {
     if (canonicalPath(input) === out) throw new FileError(`${flag} ${output}: is the input ${input}; write to another file`);
   }
+}
+
+/**
+ * Runs `body`, then every closer, each even when something before it failed. The body's error
+ * wins: a closer failing on the way out (a full disk again) must not hide why the run stopped.
+ */
+export async function runThenClose<T>(body: () => Promise<T>, closers: Array<() => Promise<void> | void>): Promise<T> {
+  let result: T;
+  try {
+    result = await body();
+  } catch (err) {
+    for (const close of closers) await Promise.resolve().then(close).catch(() => undefined);
+    throw err;
+  }
+  const failures: unknown[] = [];
+  for (const close of closers) await Promise.resolve().then(close).catch((err: unknown) => failures.push(err));
+  if (failures.length > 0) throw failures[0];
+  return result;
 }

@@ -5,6 +5,7 @@
 import { mkdir, open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { writeSync } from 'node:fs';
 import path from 'node:path';
+import { fileError } from '../../io/files.js';
 
 export type MetricsRecord = Record<string, number | string | null>;
 
@@ -38,7 +39,11 @@ export class MetricsLog {
       line[key] = finite ? value : null;
     }
     if (nonfinite.length > 0) line[NONFINITE_FIELD] = nonfinite;
-    writeSync(this.handle.fd, JSON.stringify(line) + '\n');
+    try {
+      writeSync(this.handle.fd, JSON.stringify(line) + '\n');
+    } catch (err) {
+      throw fileError(err, 'write', this.path);
+    }
   }
 
   async close(): Promise<void> {

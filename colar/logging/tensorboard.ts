@@ -7,6 +7,7 @@
 // The first record carries file_version "brain.Event:2", which TensorBoard requires.
 
 import { appendFile, mkdir } from 'node:fs/promises';
+import { withFileError } from '../../io/files.js';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -160,7 +161,7 @@ export class TensorBoardWriter {
   private constructor(readonly file: string) {}
 
   static async create(dir: string): Promise<TensorBoardWriter> {
-    await mkdir(dir, { recursive: true });
+    await withFileError('create directory', dir, () => mkdir(dir, { recursive: true }));
     const wallTime = nowSeconds();
     const name = `events.out.tfevents.${Math.floor(wallTime)}.${os.hostname()}`;
     const writer = new TensorBoardWriter(path.join(dir, name));
@@ -179,7 +180,7 @@ export class TensorBoardWriter {
   async flush(): Promise<void> {
     const chunks = this.pending;
     this.pending = [];
-    const append = this.lastAppend.then(() => (chunks.length > 0 ? appendFile(this.file, concat(chunks)) : undefined));
+    const append = this.lastAppend.then(() => (chunks.length > 0 ? withFileError('write', this.file, () => appendFile(this.file, concat(chunks))) : undefined));
     this.lastAppend = append.catch(() => undefined);
     await append;
   }
