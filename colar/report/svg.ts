@@ -332,7 +332,7 @@ function legendGroup(legend: Legend, area: PlotArea): string {
       ? linePath(`M${coordinate(left)} ${coordinate(rowY)}H${coordinate(left + LINE_SWATCH)}`, entry.style) +
         marker(entry.style, middle, rowY, LINE_MARKER_FILL)
       : marker(entry.style, middle, rowY, scatterMarkerFill(entry.style));
-    return element('g', { class: 'entry' }, swatch, text(left + swatchWidth(entry) + 6, rowY + 4, entry.name));
+    return swatch + text(left + swatchWidth(entry) + 6, rowY + 4, entry.name);
   });
   const notesTop = area.top + 8 + legend.entries.length * LEGEND_ROW + 6;
   const notes = legend.notes.map((note, index) =>
