@@ -408,10 +408,11 @@ const MARKER_RADIUS = 4;
 const CIRCLE_RADIUS = 3.3;
 
 /**
- * The outline of `shape` centred on (x, y), about MARKER_RADIUS across. The circle is the smallest
- * and the square the largest, so where they coincide the circle shows as a ring inside the square.
+ * The outline of `shape` centred on (x, y), reaching about MARKER_RADIUS from it. The circle
+ * (drawn as a circle) is a little smaller and the square a little larger, so where the two
+ * coincide the circle shows as a ring inside the square.
  */
-function markerOutline(shape: MarkerShape, x: number, y: number): string {
+function markerOutline(shape: Exclude<MarkerShape, 'circle'>, x: number, y: number): string {
   const r = MARKER_RADIUS;
   const polygon = (corners: Array<[number, number]>): string =>
     corners.map(([dx, dy], i) => `${i === 0 ? 'M' : 'L'}${coordinate(x + dx)} ${coordinate(y + dy)}`).join('') + 'Z';
@@ -425,8 +426,6 @@ function markerOutline(shape: MarkerShape, x: number, y: number): string {
       return polygon([[0, t], [t * 0.87, -t * 0.5], [-t * 0.87, -t * 0.5]]);
     case 'diamond':
       return polygon([[0, -t], [t, 0], [0, t], [-t, 0]]);
-    case 'circle':
-      return '';
   }
 }
 
