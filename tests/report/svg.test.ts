@@ -243,6 +243,7 @@ describe('lineChart', () => {
     expect([...legend!.matchAll(/stroke-dasharray="([^"]*)"/g)].map((m) => m[1])).toEqual(
       styles.map((style) => style.dash).filter((dash) => dash !== 'solid'),
     );
+    expect(overlappingTexts(svg)).toEqual([]);
   });
 
   it('draws a smoothed line over the faint raw trace when asked to smooth', () => {
