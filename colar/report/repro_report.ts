@@ -7,7 +7,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   DEFAULT_CHART_HEIGHT,
-  DEFAULT_CHART_WIDTH,
   lineChart,
   scatterChart,
   stackVertically,
@@ -21,9 +20,9 @@ export interface MeanCI {
 }
 
 export interface ReproRow {
-  /** e.g. 'No-CoT', 'CoT', 'CoLaR-MSE c=2', 'CoLaR-NLL-RL c=2' */
+  /** e.g. 'No-CoT', 'CoT', 'CoLaR c=2', 'CoLaR-RL c=2' (the plots print these in the paper's terms) */
   row: string;
-  /** 'baseline' | 'colar-mse' | 'colar-nll' | 'teacher-forced' | 'rl' | 'ablation': one colour per group in the plot */
+  /** 'baseline' | 'colar' | 'teacher-forced' | 'rl' | 'ablation' */
   group: string;
   /** percent, 0–100 */
   accuracy: MeanCI;
@@ -202,6 +201,32 @@ function curveOf(points: CurvePoint[], metric: string): LineSeries['points'] {
 const hasMetric = (points: CurvePoint[], metric: string): boolean =>
   points.some((point) => typeof point[metric] === 'number' && Number.isFinite(point[metric]));
 
+/** The paper's names for the table's rows: "CoLaR-RL c=2" → "CoLaR + RL (c = 2)". */
+function paperName(row: string): string {
+  return row.replace(/-RL\b/, ' + RL').replace(/ c=(\S+)$/, ' (c = $1)');
+}
+
+/**
+ * The paper's names for repro's stages. RL trains at one compression factor, named as in the RL
+ * rows; the CoLaR stage trains at all of them at once, so its curve has no single c.
+ */
+function stageName(stage: string, rows: ReproRow[]): string {
+  const rlRow = (group: string): string | undefined => rows.find((row) => row.group === group)?.row;
+  const names: Record<string, string | undefined> = {
+    cot: 'CoT',
+    nocot: 'No-CoT',
+    colar: 'CoLaR',
+    rl: rlRow('rl'),
+    'rl-sum32': rlRow('ablation'),
+  };
+  return paperName(names[stage] ?? stage);
+}
+
+/** Loss falls over decades: a log axis shows its tail, smoothing its trend under step noise. */
+const LOSS_SMOOTHING = 0.98;
+/** Wide enough for the legend's long names (RL without averaging) beside a plot as wide as the loss's. */
+const WIDE_CHART = 800;
+
 function plotsOf(r: ReproResults): Plot[] {
   const plots: Plot[] = [];
   if (r.rows.length > 0) {
@@ -212,9 +237,9 @@ function plotsOf(r: ReproResults): Plot[] {
         title: `Accuracy vs # L (mean ± 95% CI over ${r.seeds} seeds)`,
         xLabel: '# L (reasoning-chain length)',
         yLabel: 'Accuracy (%)',
+        width: WIDE_CHART,
         points: r.rows.map((row) => ({
-          label: row.row,
-          group: row.group,
+          series: paperName(row.row),
           x: row.chainLength.mean,
           y: row.accuracy.mean,
           xErr: row.chainLength.ci95,
@@ -234,10 +259,12 @@ function plotsOf(r: ReproResults): Plot[] {
       file: 'training_curves.svg',
       caption: 'SFT loss per stage',
       svg: lineChart({
-        title: 'SFT training loss',
+        title: 'SFT training loss (smoothed; raw loss faint)',
         xLabel: 'step',
-        yLabel: 'loss',
-        series: sftStages.map(([name, points]) => ({ name, points: curveOf(points, 'loss') })),
+        yLabel: 'loss (log scale)',
+        logY: true,
+        smoothing: LOSS_SMOOTHING,
+        series: sftStages.map(([name, points]) => ({ name: stageName(name, r.rows), points: curveOf(points, 'loss') })),
       }),
     });
   }
@@ -248,9 +275,10 @@ function plotsOf(r: ReproResults): Plot[] {
         title,
         xLabel: 'step',
         yLabel,
-        series: rlStages.map(([name, points]) => ({ name, points: curveOf(points, metric) })),
+        width: WIDE_CHART,
+        series: rlStages.map(([name, points]) => ({ name: stageName(name, r.rows), points: curveOf(points, metric) })),
       });
-    const size = { width: DEFAULT_CHART_WIDTH, height: DEFAULT_CHART_HEIGHT };
+    const size = { width: WIDE_CHART, height: DEFAULT_CHART_HEIGHT };
     plots.push({
       file: 'rl_curves.svg',
       caption: 'RL reward and # L per step',

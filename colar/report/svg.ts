@@ -1,7 +1,11 @@
-// Hand-written SVG charts for the reproduction report: a line chart (training curves) and a
-// scatter chart with two-way error bars (accuracy vs chain length, the paper's Fig. 1). No
-// plotting library, so the report renders anywhere Node runs. Output is deterministic: the same
-// input gives the same bytes (coordinates rounded to 0.1 px, no ids, no timestamps).
+// Hand-written SVG charts for the reproduction report: a line chart (training curves, optionally
+// smoothed over a faint raw trace) and a scatter chart with two-way error bars (accuracy vs chain
+// length, the paper's Fig. 1). Each series has its own colour, marker shape and dash, so series
+// that run on top of each other, or a print in grey, still tell them apart. No plotting library,
+// so the report renders anywhere Node runs. Output is deterministic: the same input gives the same
+// bytes (coordinates rounded to 0.1 px, no ids, no timestamps).
+
+import { ema } from './ema.js';
 
 export type Point = [x: number, y: number | null];
 
@@ -19,16 +23,21 @@ export interface LineChartOptions {
   width?: number;
   height?: number;
   logY?: boolean;
+  /**
+   * EMA weight of the past in [0, 1) (TensorBoard's smoothing): each series is drawn smoothed over
+   * its faint raw trace. On a log axis the logarithm is averaged, so one spike does not lift a decade.
+   */
+  smoothing?: number;
 }
 
 export interface ScatterPoint {
-  label: string;
+  /** the legend entry; points of one series share its colour and marker */
+  series: string;
   x: number;
   y: number;
   /** half-widths of the error bars; a bar is drawn only when its error is finite and > 0 */
   xErr?: number;
   yErr?: number;
-  group: string;
 }
 
 export interface ScatterChartOptions {
@@ -45,10 +54,14 @@ export const DEFAULT_CHART_HEIGHT = 360;
 
 // Okabe–Ito: distinguishable under the common colour-vision deficiencies; yellow last, it is faint.
 const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#F0E442'];
+// Five shapes against eight colours: the first 40 series differ in both. Closed shapes only, as a
+// plus or a cross would read as an error bar.
+const MARKER_SHAPES = ['circle', 'square', 'triangle', 'diamond', 'triangle-down'] as const;
+// Solid first; then patterns that differ in rhythm, not only in length, to be told apart when short.
+const DASHES = ['', '7 3', '2 2.5', '9 3 2 3', '4 4', '12 3 2 3 2 3', '1 3', '6 2'];
 const GRID_COLOUR = '#e6e6e6';
 const AXIS_COLOUR = '#333333';
 const FONT_SIZE = 12;
-const LABEL_FONT_SIZE = 11;
 // No font metrics without a renderer: text width is estimated from the character count.
 const CHAR_WIDTH = 0.6;
 const TARGET_TICKS = 5;
@@ -215,18 +228,32 @@ interface PlotArea {
 
 interface LegendEntry {
   name: string;
-  colour: string;
-  marker: 'line' | 'dot';
+  style: SeriesStyle;
+  /** a line chart's swatch shows the dash, a scatter chart's the marker alone */
+  line: boolean;
+}
+
+interface Legend {
+  entries: LegendEntry[];
+  /** lines of small print under the entries, e.g. how overlapping points were set apart */
+  notes: string[];
 }
 
 const MARGIN = { top: 40, left: 70, bottom: 50, right: 16 };
-const LEGEND_SWATCH = 18;
+const LINE_SWATCH = 30;
+const MARKER_SWATCH = 12;
 const LEGEND_ROW = 18;
+const NOTE_FONT_SIZE = 10;
+const NOTE_COLOUR = '#555555';
 
 /** Legend names sit right of the plot, so the plot shrinks to make room for the longest. */
-function plotArea(width: number, height: number, legend: LegendEntry[]): PlotArea {
-  const longestName = Math.max(0, ...legend.map((entry) => estimatedTextWidth(entry.name, FONT_SIZE)));
-  const legendWidth = legend.length === 0 ? 0 : LEGEND_SWATCH + 6 + longestName + 12;
+function plotArea(width: number, height: number, legend: Legend): PlotArea {
+  const longestName = Math.max(
+    0,
+    ...legend.entries.map((entry) => swatchWidth(entry) + 6 + estimatedTextWidth(entry.name, FONT_SIZE)),
+    ...legend.notes.map((note) => estimatedTextWidth(note, NOTE_FONT_SIZE)),
+  );
+  const legendWidth = longestName === 0 ? 0 : longestName + 12;
   return {
     left: MARGIN.left,
     top: MARGIN.top,
@@ -240,7 +267,7 @@ function frame(
   area: PlotArea,
   x: Scale,
   y: Scale,
-  legend: LegendEntry[],
+  legend: Legend,
 ): { background: string; foreground: string } {
   const gridLines = [
     ...x.ticks.values.map((value) => {
@@ -293,25 +320,29 @@ function frame(
   return { background, foreground };
 }
 
-function legendGroup(legend: LegendEntry[], area: PlotArea): string {
-  if (legend.length === 0) return '';
+const swatchWidth = (entry: LegendEntry): number => (entry.line ? LINE_SWATCH : MARKER_SWATCH);
+
+function legendGroup(legend: Legend, area: PlotArea): string {
+  if (legend.entries.length === 0 && legend.notes.length === 0) return '';
   const left = area.right + 12;
-  const rows = legend.map((entry, index) => {
+  const rows = legend.entries.map((entry, index) => {
     const rowY = area.top + 8 + index * LEGEND_ROW;
-    const swatch =
-      entry.marker === 'line'
-        ? element('line', {
-            x1: left,
-            y1: rowY,
-            x2: left + LEGEND_SWATCH,
-            y2: rowY,
-            stroke: entry.colour,
-            'stroke-width': 2,
-          })
-        : element('circle', { cx: left + LEGEND_SWATCH / 2, cy: rowY, r: 4, fill: entry.colour });
-    return swatch + text(left + LEGEND_SWATCH + 6, rowY + 4, entry.name);
+    const middle = left + swatchWidth(entry) / 2;
+    const swatch = entry.line
+      ? linePath(`M${coordinate(left)} ${coordinate(rowY)}H${coordinate(left + LINE_SWATCH)}`, entry.style) +
+        marker(entry.style, middle, rowY, LINE_MARKER_FILL)
+      : marker(entry.style, middle, rowY, scatterMarkerFill(entry.style));
+    return swatch + text(left + swatchWidth(entry) + 6, rowY + 4, entry.name);
   });
-  return element('g', { class: 'legend' }, ...rows);
+  const notesTop = area.top + 8 + legend.entries.length * LEGEND_ROW + 6;
+  const notes = legend.notes.map((note, index) =>
+    text(left, notesTop + index * (NOTE_FONT_SIZE + 3), note, {
+      class: 'note',
+      'font-size': NOTE_FONT_SIZE,
+      fill: NOTE_COLOUR,
+    }),
+  );
+  return element('g', { class: 'legend' }, ...rows, ...notes);
 }
 
 function svgDocument(width: number, height: number, ...children: string[]): string {
@@ -336,8 +367,73 @@ function noDataNotice(area: PlotArea): string {
   return text(middle.x, middle.y, 'no data', { 'text-anchor': 'middle', fill: '#999999' });
 }
 
-function colourOf(index: number): string {
-  return PALETTE[index % PALETTE.length]!;
+// ---------------------------------------------------------------------------------------------
+// Series styles: colour, dash and marker
+
+type MarkerShape = (typeof MARKER_SHAPES)[number];
+
+interface SeriesStyle {
+  colour: string;
+  dash: string;
+  shape: MarkerShape;
+  /** every other round of shapes is drawn open in a scatter chart, so a shape's second colour reads apart */
+  open: boolean;
+}
+
+function seriesStyle(index: number): SeriesStyle {
+  return {
+    colour: PALETTE[index % PALETTE.length]!,
+    dash: DASHES[index % DASHES.length]!,
+    shape: MARKER_SHAPES[index % MARKER_SHAPES.length]!,
+    open: Math.floor(index / MARKER_SHAPES.length) % 2 === 1,
+  };
+}
+
+/** Markers on lines are outlines only: where series run together, every outline shows through. */
+const LINE_MARKER_FILL = 'none';
+/** An open scatter marker is white inside, so the error bars behind it do not cross it. */
+const scatterMarkerFill = (style: SeriesStyle): string => (style.open ? 'white' : style.colour);
+
+function linePath(d: string, style: SeriesStyle): string {
+  return element('path', {
+    d,
+    fill: 'none',
+    stroke: style.colour,
+    'stroke-width': 2,
+    ...(style.dash === '' ? {} : { 'stroke-dasharray': style.dash }),
+  });
+}
+
+const MARKER_RADIUS = 4;
+const CIRCLE_RADIUS = 3.3;
+
+/**
+ * The outline of `shape` centred on (x, y), reaching about MARKER_RADIUS from it. The circle
+ * (drawn as a circle) is a little smaller and the square a little larger, so where the two
+ * coincide the circle shows as a ring inside the square.
+ */
+function markerOutline(shape: Exclude<MarkerShape, 'circle'>, x: number, y: number): string {
+  const r = MARKER_RADIUS;
+  const polygon = (corners: Array<[number, number]>): string =>
+    corners.map(([dx, dy], i) => `${i === 0 ? 'M' : 'L'}${coordinate(x + dx)} ${coordinate(y + dy)}`).join('') + 'Z';
+  const t = r * 1.3;
+  switch (shape) {
+    case 'square':
+      return polygon([[-r, -r], [r, -r], [r, r], [-r, r]]);
+    case 'triangle':
+      return polygon([[0, -t], [t * 0.87, t * 0.5], [-t * 0.87, t * 0.5]]);
+    case 'triangle-down':
+      return polygon([[0, t], [t * 0.87, -t * 0.5], [-t * 0.87, -t * 0.5]]);
+    case 'diamond':
+      return polygon([[0, -t], [t, 0], [0, t], [-t, 0]]);
+  }
+}
+
+function marker(style: SeriesStyle, x: number, y: number, fill: string): string {
+  const paint = { class: `marker ${style.shape}`, fill, stroke: style.colour, 'stroke-width': 1.5 };
+  return style.shape === 'circle'
+    ? element('circle', { ...paint, cx: x, cy: y, r: CIRCLE_RADIUS })
+    : element('path', { ...paint, d: markerOutline(style.shape, x, y) });
 }
 
 /** [min, max] by a loop: spreading a long training curve into Math.min overflows the stack. */
@@ -354,106 +450,135 @@ function extent(values: number[]): [number, number] {
 // ---------------------------------------------------------------------------------------------
 // Line chart
 
+/** Every point of a short series carries a marker; a long one gets this many, spread along it. */
+const MARKED_POINTS = 8;
+const MARK_EVERY_POINT_UP_TO = 30;
+const RAW_TRACE_OPACITY = 0.25;
+
+/**
+ * Which of `count` points carry a marker. The spots are staggered by series, so the markers of
+ * series that run on top of each other fall side by side rather than one on the other.
+ */
+function markedIndices(count: number, seriesIndex: number, seriesCount: number): number[] {
+  if (count <= MARK_EVERY_POINT_UP_TO) return Array.from({ length: count }, (_, i) => i);
+  const stagger = (seriesIndex + 0.5) / seriesCount;
+  return Array.from({ length: MARKED_POINTS }, (_, k) => Math.round(((k + stagger) / MARKED_POINTS) * (count - 1)));
+}
+
+function pathThrough(runs: Array<Array<[number, number]>>): string {
+  return runs
+    .filter((run) => run.length > 1)
+    .map((run) => run.map(([px, py], i) => `${i === 0 ? 'M' : 'L'}${coordinate(px)} ${coordinate(py)}`).join(''))
+    .join('');
+}
+
 export function lineChart(options: LineChartOptions): string {
   const width = options.width ?? DEFAULT_CHART_WIDTH;
   const height = options.height ?? DEFAULT_CHART_HEIGHT;
   const drawable = (point: Point): point is [number, number] =>
     isPlottable(point[0]) && isPlottable(point[1]) && (!options.logY || point[1] >= SMALLEST_LOG_PLOTTED);
-  const kept = options.series.flatMap((series) => series.points.filter(drawable));
-  const xs = kept.map(([x]) => x);
-  const ys = kept.map(([, y]) => y);
-
-  const legend: LegendEntry[] = options.series.map((series, index) => ({
-    name: series.name,
-    colour: colourOf(index),
-    marker: 'line',
-  }));
-  const area = plotArea(width, height, legend);
-  const x = linearScale(niceTicks(...extent(xs)), area.left, area.right);
-  const yTicks = (options.logY ? logTicks : niceTicks)(...extent(ys));
-  const y = (options.logY ? logScale : linearScale)(yTicks, area.bottom, area.top);
-
-  const lines = options.series.map((series, index) => {
-    // A gap ends the line: joining across a missing value would draw data that was not logged.
+  // A gap ends a run: joining across a missing value would draw data that was not logged.
+  const runsOf = (points: Point[]): Array<Array<[number, number]>> => {
     const runs: Array<Array<[number, number]>> = [[]];
-    for (const point of series.points) {
-      if (drawable(point)) runs[runs.length - 1]!.push([x.toPixel(point[0]), y.toPixel(point[1])]);
+    for (const point of points) {
+      if (drawable(point)) runs[runs.length - 1]!.push(point);
       else if (runs[runs.length - 1]!.length > 0) runs.push([]);
     }
-    const path = runs
-      .filter((run) => run.length > 1)
-      .map((run) => run.map(([px, py], i) => `${i === 0 ? 'M' : 'L'}${coordinate(px)} ${coordinate(py)}`))
-      .flat()
-      .join('');
-    // A point alone between gaps has no segment to show it, so it gets a dot.
-    const dots = runs
-      .filter((run) => run.length === 1)
-      .map(([[px, py]]) => element('circle', { cx: px!, cy: py!, r: 2.5, fill: colourOf(index) }));
-    const pathElement =
-      path === '' ? '' : element('path', { d: path, fill: 'none', stroke: colourOf(index), 'stroke-width': 1.5 });
-    return element('g', { class: 'series', 'data-name': series.name }, pathElement, ...dots);
+    return runs.filter((run) => run.length > 0);
+  };
+  const raw = options.series.map((series) => runsOf(series.points));
+  const smoothing = options.smoothing;
+  // The average runs on over gaps (a trend, not a logged value), while its line still breaks there.
+  const smooth = (runs: Array<Array<[number, number]>>): Array<Array<[number, number]>> => {
+    if (smoothing === undefined) return runs;
+    const ys = runs.flat().map(([, value]) => (options.logY ? Math.log10(value) : value));
+    const averaged = ema(ys, smoothing).map((value) => (options.logY ? 10 ** value : value));
+    let at = 0;
+    return runs.map((run) => run.map(([step]) => [step, averaged[at++]!]));
+  };
+  const shown = raw.map(smooth);
+
+  const kept = raw.flat(2);
+  const legend: Legend = {
+    entries: options.series.map((series, index) => ({ name: series.name, style: seriesStyle(index), line: true })),
+    notes: [],
+  };
+  const area = plotArea(width, height, legend);
+  const x = linearScale(niceTicks(...extent(kept.map(([px]) => px))), area.left, area.right);
+  const yTicks = (options.logY ? logTicks : niceTicks)(...extent(kept.map(([, py]) => py)));
+  const y = (options.logY ? logScale : linearScale)(yTicks, area.bottom, area.top);
+  const toPixels = (runs: Array<Array<[number, number]>>): Array<Array<[number, number]>> =>
+    runs.map((run) => run.map(([px, py]) => [x.toPixel(px), y.toPixel(py)]));
+
+  // Every raw trace goes under every smoothed line, so no series' noise hides another's trend.
+  const rawTraces =
+    smoothing === undefined
+      ? ''
+      : element(
+          'g',
+          { class: 'raw', opacity: RAW_TRACE_OPACITY, 'stroke-width': 1, fill: 'none' },
+          ...raw.map((runs, index) => {
+            const d = pathThrough(toPixels(runs));
+            return d === '' ? '' : element('path', { d, stroke: seriesStyle(index).colour });
+          }),
+        );
+
+  const lines = options.series.map((series, index) => {
+    const style = seriesStyle(index);
+    const runs = toPixels(shown[index]!);
+    const d = pathThrough(runs);
+    const points = runs.flat();
+    const marked = new Set(markedIndices(points.length, index, options.series.length));
+    // A point alone between gaps has no segment to show it, so it always gets a marker.
+    let at = 0;
+    for (const run of runs) {
+      if (run.length === 1) marked.add(at);
+      at += run.length;
+    }
+    const markers = [...marked].sort((a, b) => a - b).map((i) => marker(style, points[i]![0], points[i]![1], LINE_MARKER_FILL));
+    return element(
+      'g',
+      { class: 'series', 'data-name': series.name },
+      d === '' ? '' : linePath(d, style),
+      ...markers,
+    );
   });
 
   const { background, foreground } = frame({ ...options, width, height }, area, x, y, legend);
   const empty = kept.length === 0 ? noDataNotice(area) : '';
-  return svgDocument(width, height, background, ...lines, empty, foreground);
+  return svgDocument(width, height, background, rawTraces, ...lines, empty, foreground);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Scatter chart with error bars and point labels
+// Scatter chart with error bars, named by its legend
 
 const CAP_HALF_WIDTH = 4;
-const MARKER_RADIUS = 4;
-/** Space kept between a label and any marker; under LABEL_OFFSET - MARKER_RADIUS, so a point's own
- * marker never blocks its label. */
-const LABEL_CLEARANCE = 2;
-const LABEL_OFFSET = 7;
-
-interface Box {
-  left: number;
-  top: number;
-  right: number;
-  bottom: number;
-}
-
-const overlaps = (a: Box, b: Box): boolean =>
-  a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+/** Markers closer than this would cover each other (a little more than one marker's width). */
+const OVERLAP_DISTANCE = 2 * MARKER_RADIUS + 2;
+/** Sideways spacing of points that would overlap: they stand side by side, just clear. */
+const DODGE = 2 * MARKER_RADIUS + 3;
 
 /**
- * Places a point's label at the first of eight spots around it that stays inside the plot and
- * overlaps nothing `occupied` (markers, labels placed before), and marks its box occupied; labels
- * of close points (e.g. the c=2 runs) would otherwise collide.
+ * Horizontal pixel offsets that set apart points whose markers would cover each other (e.g. two
+ * rows with the same accuracy at the same c): each cluster of such points is spread sideways,
+ * DODGE px apart, around its place, in input order.
  */
-function placeLabel(
-  label: string,
-  px: number,
-  py: number,
-  area: PlotArea,
-  occupied: Box[],
-): { x: number; y: number; anchor: 'start' | 'end' } {
-  const labelWidth = estimatedTextWidth(label, LABEL_FONT_SIZE);
-  const candidates: Array<{ dx: number; dy: number; anchor: 'start' | 'end' }> = [
-    { dx: LABEL_OFFSET, dy: -LABEL_OFFSET, anchor: 'start' },
-    { dx: LABEL_OFFSET, dy: LABEL_OFFSET + LABEL_FONT_SIZE, anchor: 'start' },
-    { dx: -LABEL_OFFSET, dy: -LABEL_OFFSET, anchor: 'end' },
-    { dx: -LABEL_OFFSET, dy: LABEL_OFFSET + LABEL_FONT_SIZE, anchor: 'end' },
-    { dx: LABEL_OFFSET, dy: -LABEL_OFFSET - 1.2 * LABEL_FONT_SIZE, anchor: 'start' },
-    { dx: LABEL_OFFSET, dy: LABEL_OFFSET + 2.2 * LABEL_FONT_SIZE, anchor: 'start' },
-    { dx: -LABEL_OFFSET, dy: -LABEL_OFFSET - 1.2 * LABEL_FONT_SIZE, anchor: 'end' },
-    { dx: -LABEL_OFFSET, dy: LABEL_OFFSET + 2.2 * LABEL_FONT_SIZE, anchor: 'end' },
-  ];
-  const boxOf = (c: (typeof candidates)[number]): Box => {
-    const left = c.anchor === 'start' ? px + c.dx : px + c.dx - labelWidth;
-    return { left, right: left + labelWidth, top: py + c.dy - LABEL_FONT_SIZE, bottom: py + c.dy + 2 };
-  };
-  const inside = (box: Box): boolean =>
-    box.left >= area.left && box.right <= area.right && box.top >= area.top && box.bottom <= area.bottom;
-  const chosen =
-    candidates.find((c) => inside(boxOf(c)) && !occupied.some((box) => overlaps(box, boxOf(c)))) ??
-    candidates.find((c) => inside(boxOf(c))) ??
-    candidates[0]!;
-  occupied.push(boxOf(chosen));
-  return { x: px + chosen.dx, y: py + chosen.dy, anchor: chosen.anchor };
+function dodgeOffsets(pixels: Array<{ px: number; py: number }>): number[] {
+  const cluster = pixels.map((_, index) => index);
+  const root = (index: number): number => (cluster[index] === index ? index : root(cluster[index]!));
+  for (let i = 0; i < pixels.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const close = Math.hypot(pixels[i]!.px - pixels[j]!.px, pixels[i]!.py - pixels[j]!.py) < OVERLAP_DISTANCE;
+      if (close) cluster[root(i)] = root(j);
+    }
+  }
+  const members = new Map<number, number[]>();
+  pixels.forEach((_, index) => members.set(root(index), [...(members.get(root(index)) ?? []), index]));
+  const offsets = pixels.map(() => 0);
+  for (const indices of members.values()) {
+    indices.forEach((index, k) => (offsets[index] = (k - (indices.length - 1) / 2) * DODGE));
+  }
+  return offsets;
 }
 
 /** An error bar from `from` to `to` along one axis at `across` on the other, with end caps. */
@@ -472,55 +597,43 @@ export function scatterChart(options: ScatterChartOptions): string {
   const points = options.points.filter((point) => isPlottable(point.x) && isPlottable(point.y));
   const errorOf = (error: number | undefined): number => (isPlottable(error) && error > 0 ? error : 0);
 
-  const groups = [...new Set(points.map((point) => point.group))];
-  const legend: LegendEntry[] = groups.map((group, index) => ({
-    name: group,
-    colour: colourOf(index),
-    marker: 'dot',
-  }));
-  const area = plotArea(width, height, legend);
+  const seriesNames = [...new Set(points.map((point) => point.series))];
+  const styleOf = (point: ScatterPoint): SeriesStyle => seriesStyle(seriesNames.indexOf(point.series));
+  const entries: LegendEntry[] = seriesNames.map((name, index) => ({ name, style: seriesStyle(index), line: false }));
+  // The plot's size depends on the legend, the dodge on the plot's scale: size with the note's
+  // room kept, then keep the note only if some points were set apart.
+  const dodgeNote = ['Points that would overlap', `stand ${DODGE} px apart sideways.`];
+  const area = plotArea(width, height, { entries, notes: dodgeNote });
   const xExtent = points.flatMap((p) => [p.x - errorOf(p.xErr), p.x + errorOf(p.xErr)]);
   const yExtent = points.flatMap((p) => [p.y - errorOf(p.yErr), p.y + errorOf(p.yErr)]);
   const x = linearScale(niceTicks(...extent(xExtent)), area.left, area.right);
   const y = linearScale(niceTicks(...extent(yExtent)), area.bottom, area.top);
 
   const pixels = points.map((point) => ({ px: x.toPixel(point.x), py: y.toPixel(point.y) }));
-  // Labels keep clear of every marker, so a label never sits against a neighbour's point; placing
-  // the topmost first puts the lower of two close points' labels below it.
-  const clearance = MARKER_RADIUS + LABEL_CLEARANCE;
-  const occupied: Box[] = pixels.map(({ px, py }) => ({
-    left: px - clearance,
-    right: px + clearance,
-    top: py - clearance,
-    bottom: py + clearance,
-  }));
-  const labelSpots = new Map<number, ReturnType<typeof placeLabel>>();
-  const topFirst = pixels.map((_, index) => index).sort((a, b) => pixels[a]!.py - pixels[b]!.py || a - b);
-  for (const index of topFirst) {
-    labelSpots.set(index, placeLabel(points[index]!.label, pixels[index]!.px, pixels[index]!.py, area, occupied));
-  }
+  const offsets = dodgeOffsets(pixels);
+  const legend: Legend = { entries, notes: offsets.some((offset) => offset !== 0) ? dodgeNote : [] };
 
   const marks = points.map((point, index) => {
-    const colour = colourOf(groups.indexOf(point.group));
-    const { px, py } = pixels[index]!;
+    const style = styleOf(point);
+    const px = pixels[index]!.px + offsets[index]!;
+    const py = pixels[index]!.py;
     const bars: string[] = [];
     const xError = errorOf(point.xErr);
     if (xError > 0) {
-      const d = errorBarPath('x', x.toPixel(point.x - xError), x.toPixel(point.x + xError), py);
-      bars.push(element('path', { class: 'x-error', d, stroke: colour, fill: 'none' }));
+      const from = x.toPixel(point.x - xError) + offsets[index]!;
+      const d = errorBarPath('x', from, x.toPixel(point.x + xError) + offsets[index]!, py);
+      bars.push(element('path', { class: 'x-error', d, stroke: style.colour, fill: 'none' }));
     }
     const yError = errorOf(point.yErr);
     if (yError > 0) {
       const d = errorBarPath('y', y.toPixel(point.y - yError), y.toPixel(point.y + yError), px);
-      bars.push(element('path', { class: 'y-error', d, stroke: colour, fill: 'none' }));
+      bars.push(element('path', { class: 'y-error', d, stroke: style.colour, fill: 'none' }));
     }
-    const spot = labelSpots.get(index)!;
     return element(
       'g',
-      { class: 'point', 'data-label': point.label, 'data-group': point.group },
+      { class: 'point', 'data-series': point.series },
       ...bars,
-      element('circle', { cx: px, cy: py, r: MARKER_RADIUS, fill: colour }),
-      text(spot.x, spot.y, point.label, { 'text-anchor': spot.anchor, 'font-size': LABEL_FONT_SIZE }),
+      marker(style, px, py, scatterMarkerFill(style)),
     );
   });
 

@@ -1,6 +1,7 @@
 // The reproduction report: REPRO.md in the paper's Table-1 shape with one fixed number format,
 // the plots written beside it and linked relatively, curves sorted into SFT and RL by what they
-// logged, and nothing printed that the results object does not hold.
+// logged, legends in the paper's terms, loss on a log axis, and nothing printed that the results
+// object does not hold.
 
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -55,19 +56,21 @@ function results(): ReproResults {
     seeds: 3,
     stages: [
       { name: 'cot', seconds: 120.04, steps: 400, runDir: 'results/runs/cot' },
-      { name: 'colar-nll', seconds: 95.5, steps: 300, runDir: 'results/runs/colar-nll' },
+      { name: 'nocot', seconds: 60, steps: 100, runDir: 'results/runs/nocot' },
+      { name: 'colar', seconds: 95.5, steps: 300, runDir: 'results/runs/colar' },
       { name: 'rl', seconds: 300, steps: 120, runDir: 'results/runs/rl' },
     ],
     rows: [
       row('No-CoT', 'baseline', [12.34, 1.06], [0, 0]),
       { ...row('CoT', 'baseline', [61.75, 0.94], [24.554, 0.1234]), msPerQuestion: { mean: 41.26, ci95: 0.5 } },
-      row('CoLaR-NLL c=2', 'colar-nll', [45, 1.2], [12.6, 0.06]),
-      row('CoLaR-NLL-RL c=2', 'rl', [52.5, 0.8], [4.1, 0.03]),
-      row('RL | sum/32 c=2', 'ablation', [NaN, 0], [32, 0]),
+      row('CoLaR c=2', 'colar', [45, 1.2], [12.6, 0.06]),
+      row('CoLaR-RL c=2', 'rl', [52.5, 0.8], [4.1, 0.03]),
+      row('CoLaR-RL | w/o average c=2', 'ablation', [NaN, 0], [32, 0]),
     ],
     curves: {
       cot: sftCurve(40),
-      'colar-nll': sftCurve(30),
+      nocot: sftCurve(20),
+      colar: sftCurve(30),
       rl: rlCurve(20, 0.4),
       'rl-sum32': rlCurve(20, 0.3),
     },
@@ -113,9 +116,9 @@ describe('writeReproReport', () => {
       '|---|---:|---:|---:|',
       '| No-CoT | 12.3 ± 1.1 | 0.00 ± 0.00 | – |',
       '| CoT | 61.8 ± 0.9 | 24.55 ± 0.12 | 41.3 |',
-      '| CoLaR-NLL c=2 | 45.0 ± 1.2 | 12.60 ± 0.06 | – |',
-      '| CoLaR-NLL-RL c=2 | 52.5 ± 0.8 | 4.10 ± 0.03 | – |',
-      '| RL \\| sum/32 c=2 | n/a ± 0.0 | 32.00 ± 0.00 | – |',
+      '| CoLaR c=2 | 45.0 ± 1.2 | 12.60 ± 0.06 | – |',
+      '| CoLaR-RL c=2 | 52.5 ± 0.8 | 4.10 ± 0.03 | – |',
+      '| CoLaR-RL \\| w/o average c=2 | n/a ± 0.0 | 32.00 ± 0.00 | – |',
     ].join('\n');
     expect(report.markdown).toContain(table);
   });
@@ -138,33 +141,51 @@ describe('writeReproReport', () => {
     expect(report.markdown).not.toContain(dir);
   });
 
-  it('plots every row with error bars where its CI is positive', async () => {
-    const svg = await readFile(path.join(dir, 'results', 'accuracy_vs_length.svg'), 'utf8');
-    for (const name of ['No-CoT', 'CoT', 'CoLaR-NLL c=2', 'CoLaR-NLL-RL c=2']) expect(svg).toContain(`>${name}</text>`);
+  const plot = (file: string): Promise<string> => readFile(path.join(dir, 'results', file), 'utf8');
+  const legendOf = (svg: string): string[] =>
+    [...svg.matchAll(/<g class="legend">(.*?)<\/g>/g)].map((m) => [...m[1]!.matchAll(/<text [^>]*>([^<]*)</g)].map((t) => t[1]!)).flat();
+
+  it('plots every row with error bars where its CI is positive, named in the paper\'s terms', async () => {
+    const svg = await plot('accuracy_vs_length.svg');
     // the row with a NaN accuracy has no position, so it is left out rather than drawn at 0
-    expect(svg).not.toContain('RL | sum/32');
+    expect(legendOf(svg)).toEqual(['No-CoT', 'CoT', 'CoLaR (c = 2)', 'CoLaR + RL (c = 2)']);
+    expect(svg).not.toContain('average');
     expect(svg).not.toContain('NaN');
     expect(svg.match(/class="y-error"/g)).toHaveLength(4);
     expect(svg.match(/class="x-error"/g)).toHaveLength(3);
   });
 
-  it('draws SFT loss for SFT stages only, unbroken by validation records', async () => {
-    const svg = await readFile(path.join(dir, 'results', 'training_curves.svg'), 'utf8');
-    expect(svg).toContain('data-name="cot"');
-    expect(svg).toContain('data-name="colar-nll"');
-    expect(svg).not.toContain('data-name="rl"');
-    const cotPath = /data-name="cot"><path d="([^"]+)"/.exec(svg)![1]!;
+  it('draws SFT loss for SFT stages only, unbroken by validation records, named in the paper\'s terms', async () => {
+    const svg = await plot('training_curves.svg');
+    expect(legendOf(svg)).toEqual(['CoT', 'No-CoT', 'CoLaR']);
+    expect(svg).not.toContain('data-name="CoLaR + RL');
+    const cotPath = /data-name="CoT"><path d="([^"]+)"/.exec(svg)![1]!;
     expect(cotPath.match(/M/g)).toHaveLength(1);
     expect(cotPath.match(/L/g)).toHaveLength(39);
   });
 
-  it('draws reward and # L for each RL stage, one chart above the other', async () => {
-    const svg = await readFile(path.join(dir, 'results', 'rl_curves.svg'), 'utf8');
-    expect(svg.match(/data-name="rl"/g)).toHaveLength(2);
-    expect(svg.match(/data-name="rl-sum32"/g)).toHaveLength(2);
+  it('draws the loss smoothed over its raw trace on a log axis ticked at decades', async () => {
+    const svg = await plot('training_curves.svg');
+    expect(svg).toContain('<g class="raw"');
+    const ticks = [.../<g class="y-ticks"[^>]*>(.*?)<\/g>/.exec(svg)![1]!.matchAll(/y="([\d.]+)"[^>]*>([^<]+)</g)];
+    const values = ticks.map((tick) => Number(tick[2]));
+    // the fixture's loss runs 3 → 0.075: decades 0.01 to 10, each as high as the next
+    expect(values).toEqual([0.01, 0.1, 1, 10]);
+    const gaps = ticks.slice(1).map((tick, i) => Number(ticks[i]![1]) - Number(tick[1]));
+    for (const gap of gaps) expect(gap).toBeCloseTo(gaps[0]!, 0);
+  });
+
+  it('draws reward and # L for each RL stage, one chart above the other, named in the paper\'s terms', async () => {
+    const svg = await plot('rl_curves.svg');
+    expect(legendOf(svg)).toEqual([
+      'CoLaR + RL (c = 2)',
+      'CoLaR + RL | w/o average (c = 2)',
+      'CoLaR + RL (c = 2)',
+      'CoLaR + RL | w/o average (c = 2)',
+    ]);
     expect(svg).toContain('>RL reward (mean over rollouts)</text>');
     expect(svg).toContain('>RL reasoning-chain length (mean over rollouts)</text>');
-    expect(svg).not.toContain('data-name="cot"');
+    expect(svg).not.toContain('data-name="CoT"');
   });
 
   it('leaves out a plot, and its link, when there is nothing to draw', async () => {
