@@ -120,7 +120,7 @@ export interface TrainConfig {
  */
 const TINY_TASK: ArithmeticOptions = { ...DEFAULT_ARITHMETIC_OPTIONS, minSteps: 2, maxSteps: 3, maxStart: 50, maxAddend: 30, maxFactor: 5, maxValue: 99 };
 
-/** Sized for the 2-core CPU (lavapipe): see shared/CALIBRATION.md for what this scale shows. */
+/** Sized for the 2-core CPU (lavapipe): docs/EXPERIMENTS.md has what this scale shows. */
 export const TINY_PRESET: TrainConfig = {
   stage: 'cot',
   seed: 0,
@@ -140,7 +140,7 @@ export const TINY_PRESET: TrainConfig = {
 };
 
 /**
- * The calibration's config B (CALIBRATION.md: d=96, 3 layers, ~340k weights, 20k problems,
+ * The calibration's config B (docs/EXPERIMENTS.md: d=96, 3 layers, ~340k weights, 20k problems,
  * batch 64, lr 1e-3, 10 epochs a stage): the scale at which CoT solved the task (98%). About
  * 15 minutes a stage on a GPU, hours on lavapipe.
  */
