@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The package as a user gets it: `npm pack` (which builds, through `prepare`), the tarball
-# unpacked into a scratch project in a temporary directory, the README's engine example
-# type-checked there against the installed declarations (strict, no skipLibCheck) and run with
-# node. Offline: the package's dependencies are linked from this repository's node_modules
-# rather than fetched. Prints one PASS or FAIL line.
+# unpacked into a scratch project in a temporary directory, every entry point and the README's
+# engine example type-checked there against the installed declarations (strict, no
+# skipLibCheck) and run with node, and the colar-wgpu command started. Offline: the package's
+# dependencies are linked from this repository's node_modules rather than fetched. Prints one
+# PASS or FAIL line.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 scratch="$(mktemp -d)"
@@ -57,5 +58,7 @@ node -e '
 
 "$repo/node_modules/.bin/tsc" -p "$app/tsconfig.json" >"$log" 2>&1 || fail "the README's engine example or an entry point does not type-check against the packed package"
 (cd "$app" && node out/entries.js && node out/example.js) >"$log" 2>"$scratch/stderr" || { cat "$scratch/stderr" >>"$log"; fail "the README's engine example or an entry point does not run from the packed package"; }
+bin="$app/node_modules/colar-wgpu/$(node -p "require('./package.json').bin['colar-wgpu']")"
+node "$bin" --version >>"$log" 2>&1 || fail "the colar-wgpu command does not run from the packed package"
 cat "$log"
-echo "test_package: PASS ($(basename "$tarball"): packed, installed; every entry point and the README's engine example type-checked and run)"
+echo "test_package: PASS ($(basename "$tarball"): packed, installed; every entry point and the README's engine example type-checked and run; the command starts)"
