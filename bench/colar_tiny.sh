@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# The CoLaR targets on the tiny preset, one training seed per call (SEED, default 0), in
-# batches of 16 (the README's session-9 finding: the tiny model learns more per example from
-# them, and a step costs a third of a step of 64). Stages in order, each evaluated as soon as it is
-# trained and skipped when finished before:
+# The CoLaR targets on the tiny preset, one training seed per call (SEED, default 0), in
+# batches of 16 (the tiny model learns more per example from them, and a step costs a third of
+# a step of 64: docs/EXPERIMENTS.md). Stages in order, each evaluated as soon as it is trained
+# and skipped when finished before:
 #   cot      CoT SFT, 8 epochs                          → CoT ≥ 95 % (the paper's sampling)
 #   c2       CoLaR at c = 2 only, input noise 0.5, 8 epochs → CoLaR-2 above No-CoT
 #   every-c  CoLaR, c drawn from 1–5, input noise 0.5, 8 epochs → one model: c = 1 ≥ 60 %, # L,
 #            teacher-forced, ms/question per c
 #   nocot    No-CoT SFT, 8 epochs (as long as CoT)     → the baseline
 # Evaluation: EVAL_N problems × EVAL_SEEDS seeds, the paper's sampling (CoT also greedy).
-# 74.5 minutes measured for seed 0 on a 2-core machine (lavapipe, AMD EPYC Zen 5; the README's
-# session-9 section has the table).
+# 74.5 minutes measured for seed 0 on a 2-core machine (lavapipe, AMD EPYC Zen 5;
+# docs/EXPERIMENTS.md has the table).
 #   usage: bench/colar_tiny.sh OUT_DIR     (EXTRA="key=value ..." is added to every training run)
 set -euo pipefail
 out=${1:?usage: bench/colar_tiny.sh OUT_DIR}

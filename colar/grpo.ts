@@ -1,4 +1,4 @@
-// GRPO on the latent chain (COLAR_SPEC §4): group-normalised advantages, the clipped ratio
+// GRPO on the latent chain (docs/METHOD.md §4): group-normalised advantages, the clipped ratio
 // objective per position, and its aggregation per sample — the masked mean over the sample's
 // positions (the paper's "averaged" reward) or the masked sum / 32 (the reference's other
 // setting) — then the mean over samples. No KL term, no reference model.

@@ -1,4 +1,4 @@
-// Reasoning at inference time (COLAR_SPEC §3).
+// Reasoning at inference time (docs/METHOD.md §3).
 // Latent: prompt "(Thinking speed: c)" + "###"; at each step the latent head samples the next
 // compressed embedding (μ + τσε, or μ when deterministic) from the last hidden state, feeds it
 // back through the KV cache, and the LM head samples whether to stop ("###"). Then "###" is fed

@@ -1,5 +1,5 @@
-// The auxiliary multi-token objective, a CoT-stage lever for CoLaR (CALIBRATION.md, "Levers not
-// yet tried"): besides the next token, slot t predicts the tokens 2..k ahead, each through its own
+// The auxiliary multi-token objective, a CoT-stage lever for CoLaR (docs/EXPERIMENTS.md, the
+// PyTorch calibration): besides the next token, slot t predicts the tokens 2..k ahead, each through its own
 // head — a residual linear on the final normed hidden state, h + W_j·h, then the tied LM head —
 // so the hidden state learns to hold the next k tokens, which is what the latent head must write
 // in one step at compression k. Loss = mean over j = 2..k of CE_j, added to the next-token CE.

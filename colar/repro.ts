@@ -3,7 +3,7 @@
 // at random, GRPO on it with the averaged (per-sample mean) objective and, as the ablation,
 // without averaging (sum / 32); then evaluation of every row over several seeds (plus the gold
 // chain teacher-forced into the CoLaR model at each c: can it read what it should write?), and
-// results/REPRO.md with plots. The recipe that meets the issue's full targets takes hours:
+// results/REPRO.md with plots. The recipe that meets the full targets takes hours:
 // bench/colar_tiny.sh. Each stage writes DONE when finished, so a rerun skips what is complete
 // and resumes what is not; a marker is trusted only when the checkpoint it stands for exists.
 
@@ -43,14 +43,14 @@ interface StagePlan {
 
 // Batches of 16: on lavapipe a step of 16 costs a third of a step of 64 (80 % of its tokens/s),
 // and the tiny model learns more per example from small batches: CoT loss 0.03 after 2,600 steps
-// of 16 against 1,600 of 64 — half the time (README: session 9).
+// of 16 against 1,600 of 64 — half the time (docs/EXPERIMENTS.md, 2026-11-27).
 const SFT = ['train.batch_size=16'];
 const COT_EPOCHS = 4;
 const COLAR_EPOCHS = 1;
 
 function plan(o: ReproOptions): StagePlan[] {
   const dir = (name: string) => JSON.stringify(join(o.outDir, 'runs', name));
-  // input noise lets the model read latents near, not on, the gold ones (README: session 8)
+  // input noise lets the model read latents near, not on, the gold ones (docs/EXPERIMENTS.md, 2026-11-27)
   const colar = ['latent_loss=mse', 'train.lr=1e-3', 'colar.input_noise=0.5', `colar.compression_factors=${JSON.stringify(o.compressions)}`];
   return [
     { name: 'cot', stage: 'cot', overrides: [...SFT, `train.epochs=${COT_EPOCHS}`] },
@@ -170,7 +170,7 @@ async function readCurve(file: string): Promise<CurvePoint[]> {
   return lines.map((l) => JSON.parse(l) as CurvePoint).filter((p) => typeof p.step === 'number');
 }
 
-/** The comparisons the issue asks for, computed from the rows (never typed in). */
+/** The comparisons the report draws, computed from the rows (never typed in). */
 export function findings(rows: ReproRow[], c: number, curves: Record<string, CurvePoint[]>): string[] {
   const byName = new Map(rows.map((r) => [r.row, r]));
   const sft = byName.get(`CoLaR c=${c}`);

@@ -1,4 +1,4 @@
-// The GRPO stage (COLAR_SPEC §4). Each epoch draws questions with replacement; each step
+// The GRPO stage (docs/METHOD.md §4). Each epoch draws questions with replacement; each step
 // rolls out G samples per question with sampled latents, stop decisions and answers, rewards
 // correctness (optionally acc / #L), normalises rewards within each group, scores the rollouts
 // under the rollout policy (old log-probs), then makes one pass over shuffled minibatches of

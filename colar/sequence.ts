@@ -4,7 +4,7 @@
 // Group alignment follows the method: the steps' leading "###" is a group of its own (it ends
 // its group), and the step tokens start at a group boundary, so a row with n step tokens has
 // 1 + ⌈n/c⌉ compressed groups and never an all-padding group (the reference's trailing
-// all-pad group is a padding accident; see COLAR_SPEC §2.2 and README).
+// all-pad group is a padding accident; docs/METHOD.md §2.2).
 // Rows are right-padded; the content of each row is contiguous, so positions are 0, 1, 2, ….
 
 import type { EncodedExample } from '../datasets/prompt.js';

@@ -1,4 +1,4 @@
-// The supervised objectives (COLAR_SPEC §2): one forward over [question | chain | answer] with
+// The supervised objectives (docs/METHOD.md §2): one forward over [question | chain | answer] with
 // the chain compressed by factor c, then
 //   CE     — the LM head predicts each chain group's label token and the answer tokens;
 //   latent — the latent head at each chain slot predicts the next slot's input embedding
@@ -111,7 +111,7 @@ export function groupSlotMask(batch: SlotBatch): Float32Array {
 }
 
 /**
- * The reference's pred_embed_forward (COLAR_SPEC §2.3.4), at the embedding scale it intends: a
+ * The reference's pred_embed_forward (docs/METHOD.md §2.3, item 4), at the embedding scale it intends: a
  * second forward in which every slot the latent head predicts (each chain group after "###",
  * and the answer's "###") is fed the head's own sample instead of the gold embedding, scored by
  * the same CE. Gradients reach the head through the samples, so it learns to write latents the

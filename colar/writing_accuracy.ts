@@ -2,7 +2,7 @@
 // compressed by c, as in training), the head's mean at each chain slot is compared with every
 // next-slot target of the batch: it is right when its own target is the nearest. Groups that
 // hold digits of an equation's result (after "=", before ">>") are counted apart, since at
-// small scale those are what the head fails to produce (CALIBRATION.md, "What follows").
+// small scale those are what the head fails to produce (docs/EXPERIMENTS.md, the PyTorch calibration).
 
 import * as E from '../engine/index.js';
 import { encodeExample } from '../datasets/prompt.js';

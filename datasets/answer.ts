@@ -1,4 +1,4 @@
-// Answer extraction and checking exactly as the reference (COLAR_SPEC.md §5.5):
+// Answer extraction and checking exactly as the reference (docs/METHOD.md §5.5):
 //   pred  = decoded.split("Answer:")[1]   (the whole string when "Answer:" is missing)
 //   clean = s.strip("\n ").rstrip(".").replace(",", "")   (pred additionally .rstrip(".\n"))
 //   correct = float(clean(gt)) == float(clean(pred)) when both parse as Python floats,

@@ -1,4 +1,4 @@
-// Prompts and labels exactly as the method defines them (COLAR_SPEC.md §1.3), as token ids,
+// Prompts and labels exactly as the method defines them (docs/METHOD.md §1.3), as token ids,
 // one segment per part so the trainer can pad each part and build CoT or CoLaR sequences:
 //   question: "Question: {q} Let's think step by step:(Thinking speed: {c})"
 //   steps:    "###" + steps.join("\n")

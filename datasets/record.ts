@@ -1,5 +1,5 @@
 // The one record type every loader and generator produces: the reference's
-// Question-Steps-Answer ("QSA", COLAR_SPEC.md §5.1), plus where it came from.
+// Question-Steps-Answer ("QSA", docs/METHOD.md §5.1), plus where it came from.
 
 /** A question, its reasoning chain as separate steps, and the final answer as text. */
 export interface QuestionStepsAnswer {

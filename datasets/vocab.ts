@@ -1,7 +1,7 @@
 // Builds the project's small tokenizer for the synthetic tasks, in the same file format as
 // Llama-3's tokenizer.json: byte-level BPE (all 256 byte symbols, so any text encodes), the
 // Llama-3 pre-tokenizer regex, and merges that build each word and template piece of the tasks
-// as one token. Numbers stay digit by digit (default: merges never join digits; CALIBRATION.md:
+// as one token. Numbers stay digit by digit (default: merges never join digits; docs/EXPERIMENTS.md:
 // tiny models learn arithmetic far better that way) or, as an option, every 1–3 digit chunk the
 // Llama-3 pre-tokenizer can cut is one token. Specials are added tokens after the vocabulary.
 

@@ -7,53 +7,11 @@
 // kernel sums (no float atomics in WGSL). Past a size cap, dQ instead takes its own pass over
 // the keys per block of queries and memory stays O(T). Decode (few queries, long cache) splits
 // the keys over workgroups and merges the partial (max, sum, acc) in a second dispatch.
-//
-// What llvmpipe (Mesa 25.0.7, LLVM 15, 8-lane AVX2) rewards, measured here: a storage load is a
-// loop over the lanes with a bounds branch per component (~200 cycles per vec4 load site, and
-// ~40 basic blocks of compile time), whatever the address pattern, unless the offset is a
-// compile-time constant; subgroupShuffle is one vpermd, but subgroupMax/Add are a branch per
-// lane; workgroup memory goes through the same per-lane path and barriers switch coroutines.
-// Hence the layout below: each load fetches vectors every lane uses, and data moves between
-// lanes only by shuffles.
-//
-// Variants, forward B1 T256 S256 H4 D64 unless noted (two cores shared with other jobs: wall
-// times swing 2x, so CPU time and interleaved runs were compared):
-//   v1 lanes = keys, each lane a private (max, sum, acc[D]) per query row, q rows uniform and
-//      every loop unrolled: ~16 ms, but 33 s to compile at D16 R4 and 377 s at D64 R16
-//      (register arrays of R·D floats, hundreds of unrolled load sites);
-//   v2 rows spread over the lanes (lane ℓ holds vectors ℓ, ℓ+8, ... of a row), scores with
-//      lanes = keys and q vectors broadcast, P·V with lanes = vector index and weights
-//      broadcast, still unrolled: ~31 CPU-ms, 8 s compile at R8;
-//   v3 the same as rolled loops with subgroupShuffle, trip counts passed as params (NIR unrolls
-//      any loop it can bound; R-row prologues and epilogues as loops that select into
-//      registers): 2.2 s compile, LLVM blocks 4108 -> 1126; same speed;
-//   v4 rows per workgroup R 8 -> 16 -> 32 (each load serves every row): forward 12.6 -> 11.4 ->
-//      10.7 CPU-ms, backward 47 -> 34 -> 31;
-//   v5 shuffle butterflies instead of subgroupMax/Add, one dot loop per spread register (no
-//      select per vector), fma chains instead of dot(), no early return (the rest of a shader
-//      after a conditional return runs masked): 7-15 CPU-ms forward (noise), kept.
-//   v6 the backward in one pass over the queries per key block, dQ's share made from the k rows
-//      in registers (no loads) and summed by a reduce kernel, instead of a second pass over the
-//      keys for dQ that recomputed S and dP: causal fwd+bwd B4 H8 47-67 -> 41-49 ms wall in
-//      interleaved runs (the reduce takes 3.4 ms of it: 9 MB of shares read by per-lane loads).
-//   v7 the forward's running max may lag the scores by SLACK, so its rescaling runs only when a
-//      score passes it: forward -20 to -30 %.
-// Loads no longer decide: with the accumulate loop's loads made constant-address (timing only),
-// the dK/dV pass moved under 10 %. Shuffles, FMAs and register spills do, so packing K/V into
-// textures (the matmul kernel's trick) would not pay here.
-//
-// Kept (bench/attention.ts, wall ms, one run under load, fused vs composed QKᵀ + softmax + PV
-// from kernels/matmul.ts and kernels/softmax.ts, D64, T = S = 256):
-//                        fwd        fwd causal   composed fwd   fwd+bwd   fwd+bwd causal   composed fwd+bwd
-//   B1 H4             14.5 (4.6)     5.3 (6.4)    17.1 (3.9)      73.8         29.5             56.0
-//   B1 H8             20.0 (6.7)    12.3 (5.5)    35.8 (3.8)     143.2         51.8            159.0
-//   B4 H4             38.5 (7.0)    25.7 (5.2)    74.3 (3.6)     188.1        130.6            234.9
-//   B4 H8            105.9 (5.1)    66.1 (4.1)   197.4 (2.7)     543.5        338.2            479.9
-// (GFLOP/s in parentheses.) Decode, one query, H8/2 D64, cache of 4096 rows: 0.27 ms at B1 S256,
-// 1.36 ms at B1 S2048 (keys split in 4), 1.3 ms at B4 S256, 8.5 ms at B4 S2048.
-// Then (v1-v5) the fused forward was 1.2-2x the composed one and the backward ran near the
-// composed speed. Since v6-v7, three idle runs on a Zen 5 (bench/NOTES.md): causal fwd+bwd
-// 3.0-5.2x the composed path at these shapes (B4 H8: 41.5-44.9 vs 137-148 ms), non-causal 2x.
+// Why this layout: on lavapipe a storage load with a computed address is a per-lane loop, and
+// subgroupMax/Add a branch per lane, while subgroupShuffle is one instruction; so each load
+// fetches vectors every lane uses, data moves between lanes only by shuffles, and the forward
+// rescales its accumulators only when a score passes the running max by more than SLACK.
+// Versions and timings: bench/NOTES.md.
 
 import { WGSL_GROUP_INDEX, f32bits, type Binding, type Gpu } from './gpu.js';
 

@@ -10,19 +10,8 @@
 //   output row index (a loop to the rank in the params: one pipeline for every rank) and walks
 //   RUN items along the innermost dim, in vec4s when its size is a multiple of 4 (an operand
 //   broadcast along it loads one word and splats it).
-// lavapipe's log and tanh lose relative accuracy near 1 and 0, so both are ours (see below).
-//
-// Measured on lavapipe, 4M floats (2 cores shared with other jobs: best of several runs; runs
-// vary 2x), ms and GB/s read + written:
-//   copyBufferToBuffer, the ceiling ............. 4.3 ms  7.8 GB/s
-//   unary copy / gelu ........................... 16 / 26 ms
-//   add, contiguous ............................. 24 ms   2.1 GB/s
-//   add [2048,2048] + [2048], strided vec4 ...... 21 ms   1.6 GB/s
-//   add [2048,2048] + [2048,1], vec4 splat ...... 16 ms   2.1 GB/s
-//   add [2047,2047] + [2047], strided scalar .... 57 ms   0.6 GB/s
-// Workgroups of 64..1024 invocations with 1..8 vec4s each measured within noise (13-26 ms for
-// add); decomposing every element's index instead of once per run of 8 made the strided path
-// 3x slower (61 ms for the vec4 case).
+// lavapipe's log and tanh lose relative accuracy near 1 and 0, so both are ours (see below);
+// timings: bench/NOTES.md.
 import { f32bits, Gpu, WGSL_GROUP_INDEX, type Binding } from './gpu.js';
 
 export type UnaryOp =

@@ -14,12 +14,6 @@
 // power of 2: 91 for 8192 ids); the accumulation reads each grad element once and each touched
 // dTable element once. An all-pairs version (each id compared with every other, nIds² compares
 // in vec4s) took 104 ms for 8192 ids where the sort takes 11.
-//
-// Measured on lavapipe (2 cores shared with other jobs: best of several runs; runs vary 2x):
-//   gather 4096 rows of 1024 ................................ 13 ms  2.5 GB/s
-//   scatterAdd 4096 distinct rows of 1024 ................... 32 ms
-//   scatterAdd 8192 rows of 256 onto 500 ids ................ 17 ms
-//   scatterAdd 8192 rows of 4 (the sort: 91 dispatches) ..... 11 ms
 
 import { wordsBinding } from './elementwise.js';
 import { Gpu, WGSL_GROUP_INDEX } from './gpu.js';

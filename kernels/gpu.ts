@@ -1,6 +1,6 @@
 // The WebGPU runtime: one Dawn instance, one device, a pipeline cache, a buffer pool, and a
 // command stream that records dispatches and submits them in batches. The CPU waits only in
-// read(). Lifetime rules for dawn.node (see STYLE.md): the create() result lives as long as
+// read(). Lifetime rules for dawn.node: the create() result lives as long as
 // this object; every pipeline is created inside an error scope; uncaptured errors are fatal.
 
 import { create, globals } from 'webgpu';

@@ -11,12 +11,6 @@
 // copyRange moves, per outer index, one contiguous run of len·inner words: one invocation per
 // run chunk, vec4 words when every offset is a multiple of 4, a buffer copy when the whole
 // block is contiguous.
-//
-// Measured on lavapipe, 4M words (2 cores shared with other jobs: best of several runs; runs
-// vary 2x; copyBufferToBuffer of 4M words takes 4.3 ms):
-//   permute [8,512,8,128] -> [8,8,512,128], vec4 runs .... 41 ms  0.8 GB/s
-//   transpose [2048, 2048], single words ................. 87 ms  0.4 GB/s
-//   copyRange [2048, 1024] into [2048, 4096] ............. 5.7 ms 3.0 GB/s
 
 import { collapseDims, copyStridedGpu, forEachRow, product } from './elementwise.js';
 import { Gpu, WGSL_GROUP_INDEX } from './gpu.js';

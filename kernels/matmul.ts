@@ -9,28 +9,8 @@
 //   absorbs transposes, strides and odd sizes, so all four transpose combinations run one kernel.
 // - direct (decode rows, small N, no subgroups): lanes own columns and read the buffers
 //   straight; A is shared through subgroupBroadcast when the adapter has subgroups.
-//
-// What decides speed on Mesa 25.0 lavapipe (llvmpipe, LLVM 15, 8-lane AVX2 SIMD):
-// - a storage-buffer load whose offset is not a compile-time constant becomes a per-lane loop
-//   with two branches per element (~35 cycles per 8-lane scalar load; a vec4 load ~200);
-//   workgroup memory takes the same path (~270 per vec4), so tiling through it cannot pay;
-// - a storage-texture load is a call into a per-texture fetch function: ~40 cycles for 8 rgba32f
-//   texels (32 floats), but every call clobbers all 16 ymm registers, so live accumulators spill
-//   around it: fetches are grouped at the top of each k block;
-// - an early `return` puts the rest of the shader under an execution mask (2x slower): grid
-//   overshoot is handled by clamping and skipping the stores instead;
-// - fma is lowered to mul + add; unrolled per-lane stores multiply compile time (the packed
-//   kernel took 7.5 s to compile with an unrolled epilogue, 0.5 s with a store loop).
-//
-// Variants, GFLOP per CPU-second at 1024³ (the machine's 2 cores were shared with other jobs,
-// so rates are per core; two idle cores give about twice as much, see bench/NOTES.md):
-//   v1 direct, lanes over columns, 4x1..8x2 block, per-lane A loads             0.5-1.0
-//   v2 direct, vec4 B loads, vec4 A along k + subgroupBroadcast                     2.0
-//   v3 direct, scalar A along k + broadcast (8 k per load), 8 rows x vec4 cols     2.5
-//   v4 packed textures, tm 8, tn4 1 (product kernel only)                           12-13
-//   v4 packed, tm 16, tn4 1 or 2 (kept; tm >= 24 slower: more spills)               13-14.5
-//   v5 + pack layouts following each operand's contiguous axis: nn/nt/tn/tt within 10%
-// Probes at tm 8 (v4): B fetches ~40% of the time, broadcasts ~30%, the MACs the rest.
+// Why textures: on lavapipe a storage-buffer load with a computed offset is a per-lane loop with
+// branches, while a texel fetch is a branchless gather of 4 floats (bench/NOTES.md measures both).
 
 import { WGSL_GROUP_INDEX, f32bits, type Binding, type Gpu } from './gpu.js';
 import { tunedMatmulVariant } from './autotune.js';

@@ -14,10 +14,6 @@
 // dim/4 · 16 invocations in flight.
 //
 // Rows past one storage binding run in runs of rows (rowBatches), the column sums too.
-//
-// Measured on lavapipe (2 cores shared with other jobs, so ±50%), [1024, 2048]: RMSNorm forward
-// 19 ms, backward 31 ms (+19 ms with gw); LayerNorm forward 28 ms, backward 24 ms (+25 ms with
-// gw and gb).
 
 import { WGSL_GROUP_INDEX, f32bits, type Gpu } from './gpu.js';
 import { rowBatches, vectorWidth, wgslRowKernel, type RowBatch } from './row_kit.js';

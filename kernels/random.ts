@@ -16,10 +16,6 @@
 //   only within rounding, so both pick the same index unless u·total sits that close to a bucket
 //   edge. A row with no positive weight gives -1.
 // WGSL has no 64-bit integers: the 32x32 -> 64-bit products are assembled from 16-bit halves.
-//
-// Measured on lavapipe (2 cores shared with other jobs: best of several runs; runs vary 2x):
-//   uniform / normal, 4M ............ 40 / 46 ms (10 rounds of emulated products: a 4M copy is 16)
-//   multinomial [32, 128256] ........ 9.6 ms
 
 import { bindingWindows, wgslAccurateLog, wordsBinding } from './elementwise.js';
 import { f32bits, Gpu, WGSL_GROUP_INDEX } from './gpu.js';

@@ -1,23 +1,9 @@
 // Softmax and log-softmax over the last axis of [rows, n], forward and backward.
 //
-//
 // One workgroup of ROW_THREADS = 8 invocations per row (one SIMD batch on lavapipe, where
-// barriers are cheapest; see the table). Each invocation keeps a running (max, sum of exp) over its
+// barriers are cheapest: the variants measured are in bench/NOTES.md). Each invocation keeps a running (max, sum of exp) over its
 // strided share of the row, loaded as vec4 when n % 4 == 0; two tree reductions in workgroup
 // memory combine the shares; a second sweep writes the output while the row is still in cache.
-//
-// Variants measured on lavapipe (2 cores shared with other jobs, so ±30%), forward softmax,
-// ms for [4096, 64] / [512, 2048] / [64, 8192] / [8, 128256]:
-//   scalar loads, 64 invocations, online (max, sum) pair tree ........ 16.1 / 11.1 /  –  /  –
-//   scalar loads, 8 invocations ...................................... 3.4 / 10.1 /  –  /  –
-//   scalar, 8 invocations, three sweeps (max; sum of exp; write) ..... 4.0 / 10.5 /  –  /  –
-//   vec4 loads, 8 invocations (kept) ................................. 3.0 /  4.6 / 3.8 / 4.0
-//   vec4 loads, 16 invocations ....................................... 6.8 /  6.7 / 2.0 / 4.9
-//   vec4 loads, 64 invocations ...................................... 22.1 /  9.4 / 2.4 / 4.3
-//   vec4, 8 invocations, subgroupMax/subgroupAdd, no workgroup memory  1.8 /  3.9 / 2.0 / 4.2
-//   one invocation per row (no barriers, lanes gather) ............... 1.8 / 10.4 /  –  /  –
-// Subgroups win on tiny rows but need the 'subgroups' feature with subgroups of at least 8;
-// the workgroup-memory version runs everywhere.
 
 import { type Gpu } from './gpu.js';
 import { rowBatches, vectorWidth, wgslRowKernel, wgslRowLogSumExp } from './row_kit.js';

@@ -1,7 +1,7 @@
 // The iCoT text format (da03/Internalize_CoT_Step_by_Step), used by GSM8k-Aug and the
 // multiplication sets: `question||chain #### answer`, one record a line.
 //  - GSM8k-Aug chains are calculator equations separated by spaces: `<<16-3-4=9>> <<9*2=18>>`;
-//    as in Coconut's conversion (COLAR_SPEC.md §5.2) each equation is one step. Chains may be empty.
+//    as in Coconut's conversion (docs/METHOD.md §5.2) each equation is one step. Chains may be empty.
 //  - Multiplication chains are reversed-digit partial products joined by ` + `, each after the
 //    first followed by its running sum in parentheses; each partial product (with its sum) is one step.
 // Answers are kept as written (GSM8k-Aug has thousands commas; the answer check removes them).

@@ -1,7 +1,7 @@
 // PAL-style JSON lines (reasoning-machines/pal: SVAMP, MultiArith, GSM-Hard, ASDiv):
 // {"input", "target"} plus, in some files, the solving program as "code" or "equations".
 // Steps come from whatever the file offers (the reference uses GSM-Hard's program as one
-// step, COLAR_SPEC.md §5.3) and are empty otherwise; these sets are for testing only.
+// step, docs/METHOD.md §5.3) and are empty otherwise; these sets are for testing only.
 
 import { MalformedRecord } from '../dataset_error.js';
 import type { QuestionStepsAnswer } from '../record.js';

@@ -1,4 +1,4 @@
-// The reference's QSA JSON (COLAR_SPEC.md §5.1): one JSON array of
+// The reference's QSA JSON (docs/METHOD.md §5.1): one JSON array of
 // {"question": str, "steps": [str], "answer": str}; extra keys are ignored.
 // The array is scanned as a stream, element by element, so a large file is never parsed whole
 // and a bad element is reported at the line where it starts.

