@@ -60,5 +60,6 @@ node -e '
 (cd "$app" && node out/entries.js && node out/example.js) >"$log" 2>"$scratch/stderr" || { cat "$scratch/stderr" >>"$log"; fail "the README's engine example or an entry point does not run from the packed package"; }
 bin="$app/node_modules/colar-wgpu/$(node -p "require('./package.json').bin['colar-wgpu']")"
 node "$bin" --version >>"$log" 2>&1 || fail "the colar-wgpu command does not run from the packed package"
+(cd "$app" && node "$bin" train --preset small --print-config) | grep -q '^  layers: 3$' || fail "the packed package does not resolve its presets (configs/ missing?)"
 cat "$log"
-echo "test_package: PASS ($(basename "$tarball"): packed, installed; every entry point and the README's engine example type-checked and run; the command starts)"
+echo "test_package: PASS ($(basename "$tarball"): packed, installed; every entry point and the README's engine example type-checked and run; the command starts and reads its presets)"
