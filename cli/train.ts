@@ -23,7 +23,7 @@ export function trainCommand(): Command {
         if (cfg.stage === 'rl' && !cfg.model.init_from) throw new Error('--stage rl: set model.init_from=RUN_DIR to a CoLaR run');
         const run = await buildRunModel(engine, cfg, cfg.stage === 'colar' || cfg.stage === 'rl');
         const data = await runDatasets(cfg);
-        await writeRunFiles(cfg.out_dir, cfg, run);
+        await writeRunFiles(cfg.out_dir, cfg);
         if (cfg.stage === 'rl') {
           const rl = await trainRl(engine, cfg, run, data.train, { resume: opts.resume ?? false });
           console.log(`done: ${rl.steps} GRPO steps; checkpoints in ${cfg.out_dir}/checkpoints`);

@@ -78,7 +78,7 @@ export async function runRepro(engine: E.Engine, o: ReproOptions): Promise<Repro
     const cfg = resolveConfig(o.preset, p.stage, [...o.overrides, ...p.overrides, `out_dir=${JSON.stringify(runDir)}`]);
     const run = await buildRunModel(engine, cfg, p.stage === 'colar' || p.stage === 'rl');
     const data = await runDatasets(cfg);
-    await writeRunFiles(runDir, cfg, run);
+    await writeRunFiles(runDir, cfg);
     const steps = p.stage === 'rl'
       ? (await trainRl(engine, cfg, run, data.train, { resume: true, log: o.log })).steps
       : (await train(engine, cfg, run, data, { resume: true, log: o.log })).steps;

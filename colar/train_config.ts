@@ -35,8 +35,11 @@ export interface TrainConfig {
   model: {
     /** 'tiny' builds a fresh model; otherwise a Hugging Face model directory */
     preset: string | null;
+    /** the model to build on: a Hugging Face model directory or a run directory */
     path: string | null;
-    /** a run directory (or checkpoint) to start from: CoLaR starts from a CoT run */
+    /** a PEFT adapter directory folded into model.path's weights (with a Hugging Face directory) */
+    adapter?: string | null;
+    /** weights to start from: a run directory, a checkpoint, or an exported model or adapter directory; CoLaR starts from a CoT run */
     init_from: string | null;
     hidden_size: number;
     layers: number;
@@ -125,7 +128,7 @@ export const TINY_PRESET: TrainConfig = {
   stage: 'cot',
   seed: 0,
   out_dir: 'runs/tiny-cot',
-  model: { preset: 'tiny', path: null, init_from: null, hidden_size: 64, layers: 2, heads: 4, kv_heads: 2, intermediate_size: 192 },
+  model: { preset: 'tiny', path: null, adapter: null, init_from: null, hidden_size: 64, layers: 2, heads: 4, kv_heads: 2, intermediate_size: 192 },
   data: { train: 'synthetic', val: 'synthetic', format: null, n_train: 16000, n_val: 200, numbers: 'digits', arithmetic: arithmeticConfig(TINY_TASK) },
   train: { epochs: 2, batch_size: 32, grad_accum: 1, lr: 2e-3, min_lr_ratio: 0.1, warmup_steps: 20, weight_decay: 0.01, grad_clip: 1.0, ckpt_every: 50, val_samples: 32, max_steps: null, group_by_length: true, multi_token: 1 },
   lora: { enabled: false, r: 128, alpha: 32, dropout: 0, target_modules: ['q_proj', 'v_proj'] },

@@ -5,7 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, realpathSync } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -132,4 +132,13 @@ export function refuseOutputOverInput(output: string, inputs: string[], flag = '
   for (const input of inputs) {
     if (canonicalPath(input) === out) throw new FileError(`${flag} ${output}: is the input ${input}; write to another file`);
   }
+}
+
+/** Refuses to write into a directory that already holds something, unless the user allowed it with `overwriteFlag`. */
+export async function refuseNonEmptyDir(dir: string, flag = '--out', overwriteFlag = '--overwrite'): Promise<void> {
+  const entries = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw fileError(err, 'read directory', dir);
+  });
+  if (entries.length > 0) throw new FileError(`${flag} ${dir}: is not empty; choose a new directory or give ${overwriteFlag}`);
 }
