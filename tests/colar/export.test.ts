@@ -13,16 +13,19 @@ import { generateCommand } from '../../cli/generate.js';
 import { scoreCommand } from '../../cli/score.js';
 import { saveCheckpoint } from '../../colar/checkpoint.js';
 import { exportRun } from '../../colar/export.js';
-import { readLlamaConfig } from '../../colar/llama/config.js';
-import { buildLlama } from '../../colar/llama/init.js';
+import { parseLlamaConfig, readLlamaConfig, toHF } from '../../colar/llama/config.js';
+import { buildLlama, initLlama } from '../../colar/llama/init.js';
+import { saveModelDir } from '../../colar/llama/load.js';
 import { parsePeftAdapterConfig } from '../../colar/llama/lora.js';
 import type { Llama } from '../../colar/llama/model.js';
 import { SafetensorsFile } from '../../colar/llama/safetensors.js';
 import { tokenLogprobs } from '../../colar/llama/score.js';
 import { CLI_NAMES, loadModel, resolveModelSource } from '../../colar/model_source.js';
-import { buildRunModel, checkpointTensors, loadRun, writeRunFiles } from '../../colar/run.js';
+import { buildRunModel, checkpointTensors, loadRun, runDatasets, writeRunFiles } from '../../colar/run.js';
 import { resolveConfig } from '../../colar/train_config.js';
+import { train } from '../../colar/trainer.js';
 import { arithmeticDataset } from '../../datasets/synthetic.js';
+import { syntheticTokenizerFiles } from '../../datasets/vocab.js';
 import { cpu, seeded } from '../helpers/engines.js';
 
 const small = ['model.hidden_size=16', 'model.layers=2', 'model.heads=2', 'model.kv_heads=1', 'model.intermediate_size=24', 'colar.head_intermediate=8'];
@@ -143,6 +146,21 @@ describe('export', () => {
     expect(await loaded.run.head!.params.wMean.array()).toEqual(await run.head!.params.wMean.array());
   });
 
+  it('reads a PEFT adapter that scales by alpha/√r (use_rslora) as PEFT does', async () => {
+    const rslora = join(root, 'rslora');
+    await mkdir(rslora);
+    const config = JSON.parse(await readFile(join(dirs.loraOut, 'adapter_config.json'), 'utf8'));
+    await writeFile(join(rslora, 'adapter_config.json'), JSON.stringify({ ...config, use_rslora: true }));
+    await writeFile(join(rslora, 'adapter_model.safetensors'), await readFile(join(dirs.loraOut, 'adapter_model.safetensors')));
+    const ids = (await runScore(dirs.lora)).ids;
+    const peft = await peftMerged(dirs.cotOut, rslora);
+    const loaded = await loadModel(cpu, await resolveModelSource(dirs.cotOut, rslora, CLI_NAMES));
+    const [want, got, plain] = [await score(peft, ids), await score(loaded.run.model, ids), (await runScore(dirs.lora)).total];
+    expect(Math.abs(got - want)).toBeLessThan(1e-4);
+    expect(Math.abs(got - plain)).toBeGreaterThan(1e-3); // √2 ≠ 2: the scale matters
+    peft.dispose();
+  });
+
   it('--merge writes the base with the adapters folded in, scoring as the run does', async () => {
     expect(await cli(exportCommand, '--ckpt', dirs.lora, '--out', dirs.mergedOut, '--merge')).toContain('wrote a Hugging Face model directory and the latent head');
     const { total, ids } = await runScore(dirs.lora);
@@ -247,6 +265,49 @@ describe('export', () => {
     await exportRun(cpu, dirs.lora, out, { merge: true, overwrite: false });
     await exportRun(cpu, dirs.tinyLora, out, { merge: false, overwrite: true });
     expect((await readdir(out)).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'base_model']);
+  });
+});
+
+describe('export at Llama-3.2\'s vocabulary', () => {
+  it('trains LoRA a step on a 128,256-token model, exports the adapter and the merged model, and both score as the run', async () => {
+    const base = join(root, 'vocab-base');
+    const files = syntheticTokenizerFiles('digits');
+    const config = parseLlamaConfig(
+      toHF({
+        vocabSize: 128_256, hiddenSize: 64, intermediateSize: 192, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, headDim: 16,
+        rmsNormEps: 1e-5, ropeTheta: 500_000, maxPositionEmbeddings: 2048, tieWordEmbeddings: true, eosTokenId: 1, padTokenId: 1, torchDtype: 'float32',
+      }),
+      'test',
+    );
+    const model = initLlama(cpu, config, new E.Rng(5));
+    await saveModelDir(model, base, files.tokenizer, files.config);
+    model.dispose();
+    // short records: a step's cost is the LM head over 128,256 tokens, per position
+    const data = join(root, 'short.json');
+    await writeFile(data, JSON.stringify([{ question: '3+4', steps: ['3+4=7'], answer: '7' }, { question: '5*2', steps: ['5*2=10'], answer: '10' }]));
+    const runDir = join(root, 'vocab-lora');
+    const cfg = resolveConfig('tiny', 'cot', [
+      `model.path=${JSON.stringify(base)}`, 'lora.enabled=true', 'lora.r=4', 'lora.alpha=8', `data.train=${JSON.stringify(data)}`, `data.val=${JSON.stringify(data)}`, 'train.batch_size=2',
+      'train.epochs=1', 'train.val_samples=0', 'train.warmup_steps=0', 'train.lr=0.05', `out_dir=${JSON.stringify(runDir)}`,
+    ]);
+    const run = await buildRunModel(cpu, cfg, false);
+    await writeRunFiles(runDir, cfg);
+    expect((await train(cpu, cfg, run, await runDatasets(cfg), { resume: false, log: () => {} })).steps).toBe(1);
+    expect(Math.max(...(await run.model.layers[0].q.lora!.B.data()).map(Math.abs))).toBeGreaterThan(0);
+    run.model.dispose();
+
+    const short = '3+4=7';
+    const { run: trained } = await loadRun(cpu, runDir);
+    const total = await score(trained.model, trained.tokenizer.encode(short));
+    trained.model.dispose();
+    const adapter = join(root, 'vocab-adapter');
+    expect(await exportRun(cpu, runDir, adapter, { merge: false, overwrite: false })).toEqual({ kind: 'adapter', base, head: false });
+    const scored = async (...model: string[]) => JSON.parse(await cli(scoreCommand, ...model, '--text', short, '--json')).total as number;
+    expect(Math.abs((await scored('--model', base, '--adapter', adapter)) - total)).toBeLessThan(1e-4);
+    const merged = join(root, 'vocab-merged');
+    await exportRun(cpu, runDir, merged, { merge: true, overwrite: false });
+    expect((await readLlamaConfig(join(merged, 'config.json'))).vocabSize).toBe(128_256);
+    expect(Math.abs((await scored('--model', merged)) - total)).toBeLessThan(1e-4);
   });
 });
 
