@@ -1,7 +1,8 @@
 // Export: a run leaves its directory as a Hugging Face model or a PEFT adapter that scores text
 // exactly as the run does — checked against PEFT's semantics computed here independently
 // (W + alpha/r · B·A on the base weights read off disk) — and every exported directory loads
-// back through generate, score, eval and train.
+// back through generate, score, eval and train. The tests run in order: later ones read the
+// runs and exports the earlier ones wrote.
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import { saveCheckpoint } from '../../colar/checkpoint.js';
 import { exportRun } from '../../colar/export.js';
 import { parseLlamaConfig, readLlamaConfig, toHF } from '../../colar/llama/config.js';
 import { buildLlama, initLlama } from '../../colar/llama/init.js';
-import { saveModelDir } from '../../colar/llama/load.js';
+import { loadModelDir, saveModelDir } from '../../colar/llama/load.js';
 import { parsePeftAdapterConfig } from '../../colar/llama/lora.js';
 import type { Llama } from '../../colar/llama/model.js';
 import { SafetensorsFile } from '../../colar/llama/safetensors.js';
@@ -258,6 +259,21 @@ describe('export', () => {
       `model.path ${dirs.loraOut}: is a PEFT adapter; give its base model with model.path and the adapter with model.adapter`,
     );
     expect(() => parsePeftAdapterConfig({ r: 2, lora_alpha: 4, target_modules: ['q_proj'], use_dora: true }, 'a.json')).toThrow('a.json: field use_dora is true; only plain LoRA adapters are supported');
+  });
+
+  it('writes a merged model in its base\'s dtype (bfloat16 stays bfloat16)', async () => {
+    const bf16 = join(root, 'bf16-base');
+    const base = await loadModelDir(cpu, dirs.cotOut);
+    await saveModelDir(base, bf16, join(dirs.cotOut, 'tokenizer.json'), JSON.parse(await readFile(join(dirs.cotOut, 'tokenizer_config.json'), 'utf8')), 'BF16');
+    base.dispose();
+    const runDir = join(root, 'bf16-lora');
+    await savedRun(runDir, 'cot', [`model.path=${JSON.stringify(bf16)}`, 'lora.enabled=true', 'lora.r=2']);
+    const out = join(root, 'bf16-merged');
+    await exportRun(cpu, runDir, out, { merge: true, overwrite: false });
+    expect((await readLlamaConfig(join(out, 'config.json'))).torchDtype).toBe('bfloat16');
+    const f = await SafetensorsFile.open(join(out, 'model.safetensors'));
+    expect(new Set(f.tensors.map((t) => t.dtype))).toEqual(new Set(['BF16']));
+    await f.close();
   });
 
   it('--overwrite replaces an earlier export of another kind, leaving no stale files', async () => {
