@@ -3,16 +3,17 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { Engine } from '../engine/index.js';
 import { integerAtLeast, integerListAtLeast } from './flags.js';
+import { addModelFlags, modelSource, type ModelFlags } from './model_flags.js';
 import { loadRecords } from '../datasets/load.js';
 import { STEP_JOIN } from '../datasets/prompt.js';
 import { evaluateAccuracy, meanCI, type EvalMode, type SampleRecord } from '../colar/evaluate.js';
-import { loadRun, syntheticDataset, type RunModel } from '../colar/run.js';
+import { loadModel } from '../colar/model_source.js';
+import { syntheticDataset, type RunModel } from '../colar/run.js';
 import type { Pooling } from '../colar/sequence.js';
 import { latentWritingAccuracy, type WritingAccuracy } from '../colar/writing_accuracy.js';
 import type { QsaRecord } from '../datasets/record.js';
 
-interface EvalOpts {
-  ckpt: string;
+interface EvalOpts extends ModelFlags {
   data: string;
   n: number;
   compression: number[];
@@ -29,10 +30,8 @@ interface EvalOpts {
 }
 
 export function evalCommand(): Command {
-  return new Command('eval')
-    .description('accuracy and chain length #L per compression factor, mean ± 95% CI over seeds')
-    .requiredOption('--ckpt <dir>', 'a run directory written by colar-wgpu train')
-    .option('--data <file>', 'test set file, or "synthetic" for the built-in task\'s test split', 'synthetic')
+  return addModelFlags(new Command('eval').description('accuracy and chain length #L per compression factor, mean ± 95% CI over seeds'))
+    .option('--data <file>', 'test set file, or "synthetic" for the built-in task\'s test split as a run directory configures it', 'synthetic')
     .option('--n <count>', 'questions to evaluate (synthetic: how many to generate)', integerAtLeast(1), 200)
     .option('--compression <list>', 'compression factors for latent reasoning', integerListAtLeast(1), [1, 2, 3, 4, 5])
     .option('--seeds <count>', 'evaluation seeds', integerAtLeast(1), 5)
@@ -45,22 +44,26 @@ export function evalCommand(): Command {
     .option('--deterministic', 'feed the latent mean instead of a sample')
     .option('--snap-latents', 'also a c = 1 row that feeds the token embedding nearest each latent (what the latents say vs how far they drift)')
     .option('--trace', 'record what each latent reads as (nearest token, drift off the embedding table, stop probability) in samples.jsonl, and print one chain per latent row')
-    .option('--out <dir>', 'where to write eval.json and samples.jsonl (default: <ckpt>/eval)')
+    .option('--out <dir>', 'where to write eval.json and samples.jsonl (default: <model>/eval)')
     .action(async (o: EvalOpts & { nocot?: boolean }) => {
       const { n, seeds, compression: factors } = o;
+      const source = await modelSource(o, 'eval');
       const engine = await Engine.create();
       try {
-        const { cfg, run } = await loadRun(engine, o.ckpt);
-        const records = o.data === 'synthetic' ? syntheticDataset(cfg, 'test', n) : (await loadRecords(o.data)).records.slice(0, n);
+        const { cfg, run, pooling } = await loadModel(engine, source);
+        if (o.data === 'synthetic' && !cfg) throw new Error(`eval --data synthetic: the task's options live in a run directory's config; for the model directory ${source.dir} give --data FILE (e.g. written by colar-wgpu data synth)`);
+        const records = o.data === 'synthetic' ? syntheticDataset(cfg!, 'test', n) : (await loadRecords(o.data)).records.slice(0, n);
+        // an exported model keeps no stage: a latent head makes it CoLaR, else it decodes its chain (CoT)
+        const stage = cfg?.stage ?? (run.head ? 'colar' : 'cot');
         const rows: Array<{ row: string; mode: EvalMode; compression: number; snap?: boolean }> = [];
-        if (o.nocot && cfg.stage !== 'nocot') rows.push({ row: 'No-CoT', mode: 'no-cot', compression: 1 });
-        if (o.cot || cfg.stage === 'cot') rows.push({ row: 'CoT', mode: 'cot', compression: 1 });
-        if (cfg.stage === 'nocot') rows.push({ row: 'No-CoT', mode: 'no-cot', compression: 1 });
+        if (o.nocot && stage !== 'nocot') rows.push({ row: 'No-CoT', mode: 'no-cot', compression: 1 });
+        if (o.cot || stage === 'cot') rows.push({ row: 'CoT', mode: 'cot', compression: 1 });
+        if (stage === 'nocot') rows.push({ row: 'No-CoT', mode: 'no-cot', compression: 1 });
         if (run.head) for (const c of factors) rows.push({ row: `CoLaR c=${c}`, mode: 'latent', compression: c });
         if (run.head && o.snapLatents) rows.push({ row: 'CoLaR c=1 snapped', mode: 'latent', compression: 1, snap: true });
         if (o.teacherForced) for (const c of factors) rows.push({ row: `Teacher-forced c=${c}`, mode: 'teacher-forced', compression: c });
         const batchSize = o.batch;
-        const outDir = o.out ?? join(o.ckpt, 'eval');
+        const outDir = o.out ?? join(source.dir, 'eval');
         await mkdir(outDir, { recursive: true });
         const summary: Array<Record<string, unknown>> = [];
         const lines: string[] = [];
@@ -73,7 +76,7 @@ export function evalCommand(): Command {
           let firstTraced: SampleRecord | undefined;
           for (let s = 0; s < seeds; s++) {
             const res = await evaluateAccuracy(engine, run, records, {
-              mode: r.mode, compression: r.compression, seed: s, batchSize, pooling: cfg.colar.pooling as Pooling, greedy: o.greedy, deterministic: o.deterministic, snapToTokens: r.snap, trace: o.trace,
+              mode: r.mode, compression: r.compression, seed: s, batchSize, pooling, greedy: o.greedy, deterministic: o.deterministic, snapToTokens: r.snap, trace: o.trace,
               maxLatentSteps: o.maxLatentSteps,
             });
             acc.push(100 * res.accuracy);
@@ -89,9 +92,9 @@ export function evalCommand(): Command {
           console.log(`${r.row.padEnd(20)} ${a.mean.toFixed(1).padStart(5)} ± ${a.ci95.toFixed(1).padEnd(6)} ${l.mean.toFixed(1).padStart(6)} ± ${l.ci95.toFixed(1).padEnd(5)} ${t.mean.toFixed(2).padStart(8)}`);
           if (firstTraced) printTrace(firstTraced, records[0]);
         }
-        const writing = o.teacherForced && run.head ? await writingRows(run, records, factors, cfg.colar.pooling as Pooling, batchSize) : [];
+        const writing = o.teacherForced && run.head ? await writingRows(run, records, factors, pooling, batchSize) : [];
         const decoding = { greedy: o.greedy ?? false, deterministic: o.deterministic ?? false };
-        await writeFile(join(outDir, 'eval.json'), JSON.stringify({ ckpt: o.ckpt, data: o.data, questions: records.length, seeds, device: engine.backend.deviceName, decoding, rows: summary, writing }, null, 2));
+        await writeFile(join(outDir, 'eval.json'), JSON.stringify({ ckpt: source.dir, ...(o.adapter && { adapter: o.adapter }), data: o.data, questions: records.length, seeds, device: engine.backend.deviceName, decoding, rows: summary, writing }, null, 2));
         await writeFile(join(outDir, 'samples.jsonl'), lines.join('\n') + '\n');
         console.log(`wrote ${join(outDir, 'eval.json')} and samples.jsonl`);
       } finally {

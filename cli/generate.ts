@@ -1,32 +1,27 @@
 import { Command } from 'commander';
 import { Engine } from '../engine/index.js';
 import { generate } from '../colar/llama/generate.js';
-import { loadModelDir } from '../colar/llama/load.js';
-import { ModelDir } from '../colar/llama/model_dir.js';
 import { latentReasoning, PAPER_ANSWER_SAMPLING } from '../colar/inference.js';
-import { loadRun } from '../colar/run.js';
+import { loadModel } from '../colar/model_source.js';
 import { integerAtLeast, numberIn } from './flags.js';
+import { addModelFlags, modelSource, type ModelFlags } from './model_flags.js';
 
 export function generateCommand(): Command {
-  return new Command('generate')
-    .description('sample a continuation from a model directory, or an answer by latent reasoning from a CoLaR run')
-    .option('--model <dir>', 'a Hugging Face model directory')
-    .option('--ckpt <dir>', 'a CoLaR run directory: latent reasoning on --prompt as the question')
-    .requiredOption('--prompt <text>', 'the prompt (or, with --ckpt, the question)')
+  return addModelFlags(new Command('generate').description('sample a continuation of the prompt, or, from a model with a latent head (CoLaR), an answer to it by latent reasoning'))
+    .requiredOption('--prompt <text>', 'the prompt (or, for a CoLaR model, the question)')
     .option('--max-new-tokens <n>', 'tokens to generate', integerAtLeast(1), 64)
-    .option('--compression <c>', 'latent reasoning speed (with --ckpt)', integerAtLeast(1), 2)
+    .option('--compression <c>', 'latent reasoning speed (CoLaR models)', integerAtLeast(1), 2)
     .option('--greedy', 'argmax instead of sampling')
     .option('--temperature <t>', 'sampling temperature', numberIn(0, Infinity), 1)
     .option('--top-p <p>', 'nucleus sampling mass (0 keeps the top token)', numberIn(0, 1), 0.9)
     .option('--seed <n>', 'sampling seed', integerAtLeast(0), 0)
-    .action(async (o: { model?: string; ckpt?: string; prompt: string; maxNewTokens: number; compression: number; greedy?: boolean; temperature: number; topP: number; seed: number }) => {
-      if (!o.model === !o.ckpt) throw new Error('generate: give exactly one of --model DIR or --ckpt RUN_DIR');
+    .action(async (o: ModelFlags & { prompt: string; maxNewTokens: number; compression: number; greedy?: boolean; temperature: number; topP: number; seed: number }) => {
+      const source = await modelSource(o, 'generate');
       const { seed, compression, maxNewTokens, temperature, topP } = o;
       const engine = await Engine.create();
       try {
-        if (o.ckpt) {
-          const { run } = await loadRun(engine, o.ckpt);
-          if (!run.head) throw new Error(`generate --ckpt ${o.ckpt}: not a CoLaR run (no latent head)`);
+        const { run, eosIds } = await loadModel(engine, source);
+        if (run.head) {
           const r = await latentReasoning(run.model, run.head, run.prompt, [o.prompt], {
             compression, maxLatentSteps: 64, latentTemperature: 1, deterministic: o.greedy ?? false, stopTemperature: 1,
             answer: o.greedy ? { greedy: true, maxNewTokens: 16 } : PAPER_ANSWER_SAMPLING, seed,
@@ -34,16 +29,11 @@ export function generateCommand(): Command {
           console.log(`${run.tokenizer.decode(r.answerIds[0], { skipSpecialTokens: true })}   (#L = ${r.chainLengths[0]} latent steps)`);
           return;
         }
-        const dir = await ModelDir.open(o.model!);
-        const tokenizer = await dir.loadTokenizer();
-        const eosIds = dir.eosTokenIds();
-        await dir.close();
-        const model = await loadModelDir(engine, o.model!);
-        const [ids] = await generate(model, [tokenizer.encode(o.prompt)], {
-          maxNewTokens, eosIds, padId: model.config.padTokenId ?? 0, seed,
+        const [ids] = await generate(run.model, [run.tokenizer.encode(o.prompt)], {
+          maxNewTokens, eosIds, padId: run.model.config.padTokenId ?? 0, seed,
           greedy: o.greedy, temperature, topP,
         });
-        console.log(o.prompt + tokenizer.decode(ids, { skipSpecialTokens: true }));
+        console.log(o.prompt + run.tokenizer.decode(ids, { skipSpecialTokens: true }));
       } finally {
         await engine.close();
       }

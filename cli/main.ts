@@ -5,6 +5,7 @@ import { ablationCommand } from './ablation.js';
 import { benchCommand } from './bench.js';
 import { dataCommand } from './data.js';
 import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
 import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
 import { initCommand } from './init.js';
@@ -19,6 +20,7 @@ const program = new Command()
   .version('0.1.0')
   .addCommand(trainCommand())
   .addCommand(evalCommand())
+  .addCommand(exportCommand())
   .addCommand(reproCommand())
   .addCommand(initCommand())
   .addCommand(generateCommand())

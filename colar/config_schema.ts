@@ -32,6 +32,7 @@ export const CONFIG_SCHEMA: Record<string, Rule> = {
   out_dir: str(true),
   'model.preset': str(true),
   'model.path': str(true),
+  'model.adapter': str(true),
   'model.init_from': str(true),
   'model.hidden_size': int(1),
   'model.layers': int(1),

@@ -1,8 +1,9 @@
 // A training run's pieces, built from its resolved config: tokenizer, datasets, model (fresh,
 // from a Hugging Face directory, or from an earlier run), LoRA, latent head. The run directory
-// keeps run_config.json and the model's config.json/tokenizer files, so eval needs only it.
+// keeps run_config.json beside its checkpoints, so eval needs only it; `export` turns it into a
+// Hugging Face model directory or a PEFT adapter.
 
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as E from '../engine/index.js';
 import { loadRecords } from '../datasets/load.js';
@@ -11,17 +12,18 @@ import type { QsaRecord } from '../datasets/record.js';
 import type { Split } from '../datasets/split.js';
 import { arithmeticDataset } from '../datasets/synthetic.js';
 import { syntheticTokenizerFiles, SPECIAL_TOKENS, type NumberTokens } from '../datasets/vocab.js';
+import { withFileError, writeFileAtomic } from '../io/files.js';
 import { latestCheckpoint, loadWeights, WEIGHTS } from './checkpoint.js';
 import { embeddingStd, LatentHead } from './latent_head.js';
+import { readLatentHeadConfig } from './latent_head_file.js';
 import { MultiTokenHeads } from './multi_token.js';
 import { parseLlamaConfig, toHF, type LlamaConfig } from './llama/config.js';
 import { initLlama } from './llama/init.js';
-import { loadModelDir } from './llama/load.js';
-import { applyLora, loraParameters } from './llama/lora.js';
+import { ADAPTER_CONFIG_FILE, applyLora, loraParameters } from './llama/lora.js';
 import type { Llama } from './llama/model.js';
-import { writeModelDir } from './llama/model_dir.js';
+import { CONFIG_FILE } from './llama/model_dir.js';
 import { Tokenizer } from './llama/tokenizer.js';
-import { withFileError } from '../io/files.js';
+import { CONFIG_NAMES, isFile, loadBaseModel, loadExportedWeights, resolveModelSource, sourceTokenizer } from './model_source.js';
 import { arithmeticOptions, normalizeRunConfig, type TrainConfig } from './train_config.js';
 
 export interface RunModel {
@@ -34,15 +36,13 @@ export interface RunModel {
 }
 
 export const RUN_CONFIG = 'run_config.json';
-export const MODEL_SUBDIR = 'model';
 
-/** The run's tokenizer: the synthetic task's own, or the model directory's. */
+/** model.path and model.adapter as a model source. */
+const baseSource = (cfg: TrainConfig) => resolveModelSource(cfg.model.path!, cfg.model.adapter ?? null, CONFIG_NAMES);
+
+/** The run's tokenizer: the synthetic task's own, or that of the model it builds on. */
 export async function runTokenizer(cfg: TrainConfig): Promise<{ tokenizer: Tokenizer; json: object; config: Record<string, unknown> }> {
-  if (cfg.model.path) {
-    const json = JSON.parse(await readFile(join(cfg.model.path, 'tokenizer.json'), 'utf8')) as object;
-    const config = JSON.parse(await readFile(join(cfg.model.path, 'tokenizer_config.json'), 'utf8').catch(() => '{}')) as Record<string, unknown>;
-    return { tokenizer: Tokenizer.fromJSON(json, join(cfg.model.path, 'tokenizer.json')), json, config };
-  }
+  if (cfg.model.path) return sourceTokenizer(await baseSource(cfg));
   const files = syntheticTokenizerFiles(cfg.data.numbers as NumberTokens);
   return { tokenizer: Tokenizer.fromJSON(files.tokenizer, 'synthetic tokenizer'), json: files.tokenizer, config: files.config };
 }
@@ -102,14 +102,15 @@ export async function buildRunModel(engine: E.Engine, cfg: TrainConfig, withHead
   const { tokenizer, config: tokConfig } = await runTokenizer(cfg);
   const prompt = promptTokenizer(tokenizer, tokConfig);
   const rng = new E.Rng(cfg.seed);
-  const model = cfg.model.path ? await loadModelDir(engine, cfg.model.path) : initLlama(engine, tinyConfig(cfg, tokenizer, prompt), rng);
+  const model = cfg.model.path ? await loadBaseModel(engine, await baseSource(cfg)) : initLlama(engine, tinyConfig(cfg, tokenizer, prompt), rng);
   if (cfg.lora.enabled) applyLora(model, { r: cfg.lora.r, alpha: cfg.lora.alpha, dropout: cfg.lora.dropout, targetModules: cfg.lora.target_modules }, rng);
   const run: RunModel = { model, head: null, tokenizer, prompt };
   if ((cfg.train.multi_token ?? 1) > 1) run.multiToken = MultiTokenHeads.init(engine, model.config.hiddenSize, cfg.train.multi_token);
   if (cfg.model.init_from) await loadInitFrom(cfg.model.init_from, new Map([...model.namedParameters(), ...checkpointTensors(run, cfg)]), true);
   if (withHead) {
     const parent = cfg.model.init_from ? await readRunConfig(cfg.model.init_from).catch(() => null) : null;
-    cfg.colar.embed_std ??= parent?.colar.embed_std ?? (await embeddingStd(model.embedTokens));
+    const exportedHead = cfg.model.init_from && !parent ? await readLatentHeadConfig(cfg.model.init_from).catch(() => null) : null;
+    cfg.colar.embed_std ??= parent?.colar.embed_std ?? exportedHead?.embed_std ?? (await embeddingStd(model.embedTokens));
     run.head = LatentHead.init(engine, model.config.hiddenSize, cfg.colar.head_intermediate, cfg.colar.embed_std, rng);
     if (cfg.model.init_from) await loadInitFrom(cfg.model.init_from, run.head.namedParameters(), false);
   }
@@ -117,10 +118,20 @@ export async function buildRunModel(engine: E.Engine, cfg: TrainConfig, withHead
 }
 
 /**
- * Takes every tensor of `into` that a run (or checkpoint directory) holds. A LoRA run's
- * checkpoints hold only its adapters and head, so its base comes from its own init_from first.
+ * Takes every tensor of `into` that a run, a checkpoint directory or an exported directory
+ * holds. A LoRA run's checkpoints hold only its adapters and head, so its base comes from its own
+ * init_from first.
  */
 async function loadInitFrom(dir: string, into: Map<string, E.Tensor>, required: boolean): Promise<number> {
+  const exported = (await isFile(join(dir, CONFIG_FILE))) || (await isFile(join(dir, ADAPTER_CONFIG_FILE)));
+  if (exported && !(await isFile(join(dir, RUN_CONFIG)))) {
+    const n = await loadExportedWeights(dir, into);
+    if (required && n === 0) throw new Error(`model.init_from ${dir}: no tensor of this model's in the directory (another architecture or adapter targets?)`);
+    return n;
+  }
+  if (!(await isFile(join(dir, RUN_CONFIG))) && !(await isFile(join(dir, WEIGHTS)))) {
+    throw new Error(`model.init_from ${dir}: expected a run directory (${RUN_CONFIG}), a checkpoint (${WEIGHTS}), or a model or adapter directory written by export (${CONFIG_FILE} / ${ADAPTER_CONFIG_FILE})`);
+  }
   const parent = await readRunConfig(dir).catch(() => null);
   const inherited = parent?.lora.enabled && parent.model.init_from ? await loadInitFrom(parent.model.init_from, into, false) : 0;
   const ckpt = (await bestOrLatest(dir)) ?? (parent ? null : dir);
@@ -141,12 +152,9 @@ export async function bestOrLatest(runDir: string): Promise<string | null> {
   }
 }
 
-/** Writes run_config.json and the model's HF config and tokenizer into the run directory. */
-export async function writeRunFiles(runDir: string, cfg: TrainConfig, run: RunModel): Promise<void> {
-  await mkdir(runDir, { recursive: true });
-  await writeFile(join(runDir, RUN_CONFIG), JSON.stringify(cfg, null, 2));
-  const { json, config } = await runTokenizer(cfg);
-  await writeModelDir(join(runDir, MODEL_SUBDIR), { config: run.model.config, tensors: [], tokenizer: json, tokenizerConfig: config });
+/** Writes run_config.json into the run directory: with the checkpoints, all eval and export need. */
+export async function writeRunFiles(runDir: string, cfg: TrainConfig): Promise<void> {
+  await writeFileAtomic(join(runDir, RUN_CONFIG), JSON.stringify(cfg, null, 2) + '\n');
 }
 
 /** A run's saved config, brought to the current shape and checked (normalizeRunConfig). */

@@ -32,7 +32,7 @@ export async function runStage(engine: E.Engine, requested: TrainConfig, mode: C
     try {
       const data = await runDatasets(cfg);
       if (data.train.length === 0) throw new Error(`data.train ${cfg.data.train}: no training records`);
-      await writeRunFiles(claim.dir, cfg, run);
+      await writeRunFiles(claim.dir, cfg);
       if (cfg.stage === 'rl') {
         const rl = await trainRl(engine, cfg, run, data.train, { resume: claim.resume, log });
         return { runDir: claim.dir, steps: rl.steps, bestMetric: null, resumed: claim.resume };

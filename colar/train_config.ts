@@ -44,8 +44,11 @@ export interface TrainConfig {
   model: {
     /** 'tiny' builds a fresh model; otherwise a Hugging Face model directory */
     preset: string | null;
+    /** the model to build on: a Hugging Face model directory or a run directory */
     path: string | null;
-    /** a run directory (or checkpoint) to start from: CoLaR starts from a CoT run */
+    /** a PEFT adapter directory folded into model.path's weights (with a Hugging Face directory) */
+    adapter: string | null;
+    /** weights to start from: a run directory, a checkpoint, or an exported model or adapter directory; CoLaR starts from a CoT run */
     init_from: string | null;
     hidden_size: number;
     layers: number;
@@ -252,6 +255,7 @@ export function normalizeRunConfig(json: unknown, file: string): TrainConfig {
     [colar, 'pred_embed_forward_weight', 0],
     [colar, 'curriculum_fraction', 0],
     [data, 'numbers', tinyData.numbers],
+    [cfg.model as JsonObject, 'adapter', null],
   ];
   for (const [section, key, value] of addedKeys) if (!(key in section)) section[key] = value;
   checkConfig(cfg, file);

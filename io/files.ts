@@ -5,7 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, realpathSync } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -161,4 +161,13 @@ export async function runThenClose<T>(body: () => Promise<T>, closers: Array<() 
   for (const close of closers) await Promise.resolve().then(close).catch((err: unknown) => failures.push(err));
   if (failures.length > 0) throw failures[0];
   return result;
+}
+
+/** Refuses to write into a directory that already holds something, unless the user allowed it with `overwriteFlag`. */
+export async function refuseNonEmptyDir(dir: string, flag = '--out', overwriteFlag = '--overwrite'): Promise<void> {
+  const entries = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw fileError(err, 'read directory', dir);
+  });
+  if (entries.length > 0) throw new FileError(`${flag} ${dir}: is not empty; choose a new directory or give ${overwriteFlag}`);
 }

@@ -4,7 +4,7 @@
 import * as E from '../../engine/index.js';
 import { buildLlama } from './init.js';
 import type { Llama } from './model.js';
-import { ModelDir, writeModelDir } from './model_dir.js';
+import { ModelDir, type ModelDirContents, writeModelDir } from './model_dir.js';
 
 export async function loadModelDir(engine: E.Engine, path: string): Promise<Llama> {
   const dir = await ModelDir.open(path);
@@ -26,13 +26,15 @@ export async function loadModelDir(engine: E.Engine, path: string): Promise<Llam
   }
 }
 
-/** Writes config.json, model.safetensors and the tokenizer files; LoRA adapters must be merged first. */
-/** `tokenizer` is a tokenizer.json path to copy or its parsed JSON. */
-export async function saveModelDir(model: Llama, path: string, tokenizer: string | object, tokenizerConfig?: Record<string, unknown>): Promise<void> {
+/**
+ * Writes config.json, the weights (in `floatDType`, default F32) and the tokenizer files; LoRA
+ * adapters must be merged first. `tokenizer` is a tokenizer.json path to copy or its parsed JSON.
+ */
+export async function saveModelDir(model: Llama, path: string, tokenizer: string | object, tokenizerConfig?: Record<string, unknown>, floatDType?: ModelDirContents['floatDType']): Promise<void> {
   const tensors = [...model.namedParameters()].map(([name, t]) => ({
     name,
     shape: [...t.shape],
     data: () => t.float32(),
   }));
-  await writeModelDir(path, { config: model.config, tensors, tokenizer, tokenizerConfig });
+  await writeModelDir(path, { config: model.config, tensors, tokenizer, tokenizerConfig, floatDType });
 }

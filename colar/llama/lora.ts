@@ -1,9 +1,10 @@
 // LoRA adapters on named linear layers, PEFT-compatible: the same target names, A
 // Kaiming-uniform and B zero at init, scale alpha/r, and the PEFT tensor names on disk.
 
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as E from '../../engine/index.js';
+import { makeDir, writeFileAtomic } from '../../io/files.js';
+import { readJsonFile } from './config.js';
 import { SafetensorsFile, writeSafetensors } from './safetensors.js';
 import type { Linear } from './linear.js';
 import type { Llama } from './model.js';
@@ -14,6 +15,13 @@ export interface LoraConfig {
   dropout: number;
   /** module names as PEFT spells them: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj */
   targetModules: string[];
+  /** PEFT's use_rslora: scale alpha/√r instead of alpha/r */
+  rslora?: boolean;
+}
+
+/** How much of B·A the layer adds, as PEFT scales it. */
+export function loraScale(cfg: LoraConfig): number {
+  return cfg.rslora ? cfg.alpha / Math.sqrt(cfg.r) : cfg.alpha / cfg.r;
 }
 
 /** PEFT's default for Llama. */
@@ -53,7 +61,7 @@ export function applyLora(model: Llama, cfg: LoraConfig, rng: E.Rng): void {
     const bound = 1 / Math.sqrt(lin.inFeatures);
     const A = e.parameter(E.noGrad(() => E.addScalar(E.scale(rng.uniform(e, [cfg.r, lin.inFeatures]), 2 * bound), -bound)));
     const B = e.parameter(e.zeros([lin.outFeatures, cfg.r]));
-    lin.lora = { A, B, scale: cfg.alpha / cfg.r, dropout: cfg.dropout };
+    lin.lora = { A, B, scale: loraScale(cfg), dropout: cfg.dropout };
   }
 }
 
@@ -68,32 +76,51 @@ export function loraParameters(model: Llama, modules: string[]): Map<string, E.T
   return m;
 }
 
-/** adapter_config.json as PEFT writes it (the fields PEFT needs to load the adapter). */
+/** adapter_config.json as PEFT (0.10 and later) writes it for a plain LoRA adapter. */
 export function peftAdapterConfig(cfg: LoraConfig, baseModel: string): Record<string, unknown> {
   return {
-    peft_type: 'LORA',
-    task_type: 'CAUSAL_LM',
+    alpha_pattern: {},
+    auto_mapping: null,
     base_model_name_or_path: baseModel,
-    r: cfg.r,
-    lora_alpha: cfg.alpha,
-    lora_dropout: cfg.dropout,
-    target_modules: cfg.targetModules,
     bias: 'none',
     fan_in_fan_out: false,
     inference_mode: true,
+    init_lora_weights: true,
+    layers_pattern: null,
+    layers_to_transform: null,
+    lora_alpha: cfg.alpha,
+    lora_dropout: cfg.dropout,
     modules_to_save: null,
+    peft_type: 'LORA',
+    r: cfg.r,
+    rank_pattern: {},
+    revision: null,
+    target_modules: cfg.targetModules,
+    task_type: 'CAUSAL_LM',
+    use_dora: false,
+    use_rslora: cfg.rslora ?? false,
   };
 }
 
+/** Reads a PEFT LoRA config, refusing the variants this model does not implement rather than ignoring them. */
 export function parsePeftAdapterConfig(json: Record<string, unknown>, source: string): LoraConfig {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${source}: expected a JSON object at the top level`);
   const num = (key: string, fallback?: number): number => {
     const v = json[key] ?? fallback;
     if (typeof v !== 'number') throw new Error(`${source}: field ${key} must be a number`);
     return v;
   };
+  const unsupported = (key: string, why: string) => new Error(`${source}: field ${key} ${why}; only plain LoRA adapters are supported`);
+  if ((json.peft_type ?? 'LORA') !== 'LORA') throw unsupported('peft_type', `is ${JSON.stringify(json.peft_type)}`);
+  if ((json.bias ?? 'none') !== 'none') throw unsupported('bias', `is ${JSON.stringify(json.bias)}`);
+  for (const key of ['use_dora', 'fan_in_fan_out']) if (json[key]) throw unsupported(key, 'is true');
+  for (const key of ['rank_pattern', 'alpha_pattern']) if (json[key] && Object.keys(json[key] as object).length > 0) throw unsupported(key, 'sets per-layer values');
+  for (const key of ['layers_to_transform', 'modules_to_save']) if (json[key] !== undefined && json[key] !== null) throw unsupported(key, 'is set');
   const targets = json.target_modules;
   if (!Array.isArray(targets) || !targets.every((t) => typeof t === 'string')) throw new Error(`${source}: field target_modules must be a list of module names`);
-  return { r: num('r'), alpha: num('lora_alpha'), dropout: num('lora_dropout', 0), targetModules: targets as string[] };
+  const cfg: LoraConfig = { r: num('r'), alpha: num('lora_alpha'), dropout: num('lora_dropout', 0), targetModules: targets as string[] };
+  if (json.use_rslora) cfg.rslora = true;
+  return cfg;
 }
 
 /** Folds every adapter into its base weight (for export as a plain model). */
@@ -106,20 +133,20 @@ export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
 
 /** Writes adapter_config.json and adapter_model.safetensors as PEFT does. */
 export async function saveLora(model: Llama, cfg: LoraConfig, dir: string, baseModel: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  await makeDir(dir);
   const tensors = [...loraParameters(model, cfg.targetModules)].map(([name, t]) => ({
     name,
     shape: [...t.shape],
     data: () => t.float32(),
   }));
   await writeSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: 'pt' });
-  await writeFile(join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(peftAdapterConfig(cfg, baseModel), null, 2));
+  await writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(peftAdapterConfig(cfg, baseModel), null, 2) + '\n');
 }
 
 /** Adds the adapter saved in a PEFT directory to the model (base frozen). */
 export async function loadLora(model: Llama, dir: string): Promise<LoraConfig> {
   const configFile = join(dir, ADAPTER_CONFIG_FILE);
-  const cfg = parsePeftAdapterConfig(JSON.parse(await readFile(configFile, 'utf8')) as Record<string, unknown>, configFile);
+  const cfg = parsePeftAdapterConfig((await readJsonFile(configFile)) as Record<string, unknown>, configFile);
   applyLora(model, cfg, new E.Rng(0));
   const file = await SafetensorsFile.open(join(dir, ADAPTER_WEIGHTS_FILE));
   try {

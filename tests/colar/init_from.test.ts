@@ -19,7 +19,7 @@ async function savedRun(dir: string, stage: 'cot' | 'colar', overrides: string[]
   const cfg = resolveConfig('tiny', stage, [...small, ...overrides, `out_dir=${JSON.stringify(dir)}`]);
   const run = await buildRunModel(cpu, cfg, stage === 'colar');
   await edit(run);
-  await writeRunFiles(dir, cfg, run);
+  await writeRunFiles(dir, cfg);
   await saveCheckpoint(dir, 'best', checkpointTensors(run, cfg), null, [], state);
   return { cfg, run };
 }

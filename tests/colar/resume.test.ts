@@ -18,7 +18,7 @@ async function runTo(outDir: string, resume: boolean, stage: 'colar' | 'cot', ex
   const cfg = resolveConfig('tiny', stage, [...tiny, ...extra, `out_dir=${JSON.stringify(outDir)}`]);
   const run = await buildRunModel(engine, cfg, stage === 'colar');
   const data = await runDatasets(cfg);
-  if (!resume) await writeRunFiles(outDir, cfg, run);
+  if (!resume) await writeRunFiles(outDir, cfg);
   await train(engine, cfg, run, data, { resume, log: () => {} });
   const weights = new Map<string, number[]>();
   for (const [name, t] of checkpointTensors(run, cfg)) weights.set(name, await t.array());
