@@ -38,7 +38,7 @@ export function generateCommand(): Command {
         const tokenizer = await dir.loadTokenizer();
         const eosIds = dir.eosTokenIds();
         await dir.close();
-        const model = await loadModelDir(engine, o.model!);
+        const model = await loadModelDir(engine, o.model!, { frozen: true });
         const [ids] = await generate(model, [tokenizer.encode(o.prompt)], {
           maxNewTokens, eosIds, padId: model.config.padTokenId ?? 0, seed,
           greedy: o.greedy, temperature, topP,

@@ -17,7 +17,7 @@ export function scoreCommand(): Command {
       if (ids.length < 2) throw new Error('score --text: needs at least two tokens');
       const engine = await E.Engine.create();
       try {
-        const model = await loadModelDir(engine, o.model);
+        const model = await loadModelDir(engine, o.model, { frozen: true });
         const T = ids.length;
         const nll = E.noGrad(() =>
           engine.scope(() => {

@@ -4,13 +4,25 @@
 import * as E from '../../engine/index.js';
 import { buildLlama } from './init.js';
 import type { Llama } from './model.js';
-import { ModelDir, writeModelDir } from './model_dir.js';
+import { ModelDir, writeModelDir, type ModelTensorInfo } from './model_dir.js';
 
-export async function loadModelDir(engine: E.Engine, path: string): Promise<Llama> {
+export interface LoadOptions {
+  /**
+   * The base will not train (a LoRA run, inference): its BF16 matrices stay bf16 on the device,
+   * half the memory of f32 and never widened. Norms (1-D) and other dtypes load as f32.
+   */
+  frozen?: boolean;
+}
+
+export async function loadModelDir(engine: E.Engine, path: string, opts: LoadOptions = {}): Promise<Llama> {
   const dir = await ModelDir.open(path);
+  const keeps16 = (info: ModelTensorInfo) => opts.frozen === true && info.dtype === 'BF16' && info.shape.length === 2;
   try {
     const weights = new Map<string, E.Tensor>();
-    for await (const { info, data } of dir.stream()) weights.set(info.name, E.keep(engine.tensor(data, info.shape)));
+    for (const info of dir.tensors) {
+      const t = keeps16(info) ? engine.tensor(await dir.readBf16Bits(info.name), info.shape, 'bf16') : engine.tensor(await dir.read(info.name), info.shape);
+      weights.set(info.name, E.keep(t));
+    }
     const model = buildLlama(engine, dir.config, (name, shape) => {
       const t = weights.get(name);
       if (!t) throw new Error(`${path}: tensor ${name} is missing`);
@@ -26,13 +38,16 @@ export async function loadModelDir(engine: E.Engine, path: string): Promise<Llam
   }
 }
 
-/** Writes config.json, model.safetensors and the tokenizer files; LoRA adapters must be merged first. */
-/** `tokenizer` is a tokenizer.json path to copy or its parsed JSON. */
-export async function saveModelDir(model: Llama, path: string, tokenizer: string | object, tokenizerConfig?: Record<string, unknown>): Promise<void> {
+/**
+ * Writes config.json, model.safetensors and the tokenizer files; LoRA adapters must be merged
+ * first. `tokenizer` is a tokenizer.json path to copy or its parsed JSON; `floatDType` the
+ * weights' type on disk (default F32).
+ */
+export async function saveModelDir(model: Llama, path: string, tokenizer: string | object, tokenizerConfig?: Record<string, unknown>, floatDType: 'F32' | 'BF16' = 'F32'): Promise<void> {
   const tensors = [...model.namedParameters()].map(([name, t]) => ({
     name,
     shape: [...t.shape],
     data: () => t.float32(),
   }));
-  await writeModelDir(path, { config: model.config, tensors, tokenizer, tokenizerConfig });
+  await writeModelDir(path, { config: model.config, tensors, tokenizer, tokenizerConfig, floatDType });
 }
