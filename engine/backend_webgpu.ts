@@ -51,8 +51,9 @@ export class WebGpuBackend implements Backend {
   fromData(data: ArrayLike<number>, dtype: DType): Storage {
     const s = this.alloc(data.length, dtype);
     if (dtype === 'bf16') {
-      const bits = new Uint16Array(2 * words(data.length, dtype));
-      bits.set(data);
+      // whole words: bit patterns of even length go as they are, without a copy
+      const bits = data instanceof Uint16Array && data.length % 2 === 0 ? data : new Uint16Array(2 * words(data.length, dtype));
+      if (bits !== data) bits.set(data);
       if (data.length) this.gpu.write(s.buffer, bits);
       return s;
     }
