@@ -123,6 +123,7 @@ export class WebGpuBackend implements Backend {
   }
 
   permute(x: TensorRef, perm: readonly number[]): Storage {
+    if (x.dtype === 'bf16') throw new Error("permute: a bf16 weight is not rearranged (matmul reads it either way round); widen it with cast(t, 'f32')");
     const s = this.alloc(x.size);
     permuteGpu(this.gpu, buf(x), [...x.shape], [...perm], s.buffer);
     return s;
