@@ -14,7 +14,9 @@ export function initCommand(): Command {
     .requiredOption('--out <dir>', 'directory to write')
     .option('--seed <n>', 'initialisation seed', integerAtLeast(0), 0)
     .option('--tokenizer <file>', 'tokenizer.json to use (default: the built-in synthetic task\'s)')
-    .action(async (o: { preset: 'tiny' | 'llama-3.2-1b'; out: string; seed: number; tokenizer?: string }) => {
+    .addOption(new Option('--dtype <type>', 'weights on disk (default: bf16 for llama-3.2-1b, as published; f32 for tiny)').choices(['bf16', 'f32']))
+    .action(async (o: { preset: 'tiny' | 'llama-3.2-1b'; out: string; seed: number; tokenizer?: string; dtype?: 'bf16' | 'f32' }) => {
+      const dtype = o.dtype ?? (o.preset === 'llama-3.2-1b' ? 'bf16' : 'f32');
       const files = syntheticTokenizerFiles('digits');
       const tokJson = o.tokenizer ?? files.tokenizer;
       const tokenizer = o.tokenizer ? await Tokenizer.fromFile(o.tokenizer) : Tokenizer.fromJSON(files.tokenizer, 'synthetic tokenizer');
@@ -26,8 +28,8 @@ export function initCommand(): Command {
       const engine = await Engine.create();
       try {
         const model = initLlama(engine, config, new Rng(o.seed));
-        await saveModelDir(model, o.out, tokJson, o.tokenizer ? undefined : files.config);
-        console.log(`wrote ${o.preset} model (${config.numHiddenLayers} layers, d=${config.hiddenSize}, vocab ${config.vocabSize}) to ${o.out}`);
+        await saveModelDir(model, o.out, tokJson, o.tokenizer ? undefined : files.config, dtype === 'bf16' ? 'BF16' : 'F32');
+        console.log(`wrote ${o.preset} model (${config.numHiddenLayers} layers, d=${config.hiddenSize}, vocab ${config.vocabSize}, ${dtype}) to ${o.out}`);
       } finally {
         await engine.close();
       }

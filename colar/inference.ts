@@ -132,7 +132,7 @@ export async function latentReasoning(model: Llama, head: LatentHead, tok: Promp
  */
 export function nearestTokens(model: Llama, z: E.Tensor): { ids: E.Tensor; embeds: E.Tensor; drift: E.Tensor } {
   const table = model.embedTokens;
-  const score = E.sub(E.matmul(z, table, { transB: true, alpha: 2 }), E.sum(E.square(table), { axis: 1 }));
+  const score = E.sub(E.matmul(z, table, { transB: true, alpha: 2 }), E.sum(E.square(E.cast(table, 'f32')), { axis: 1 }));
   const ids = E.argmax(score);
   const embeds = model.embed(ids);
   const norm = (x: E.Tensor) => E.sqrt(E.sum(E.square(x), { axis: 2 }));

@@ -78,7 +78,8 @@ export async function loadModel(engine: E.Engine, source: ModelSource): Promise<
   const tokenizerConfig = dir.tokenizerConfig?.raw ?? {};
   await dir.close();
   const { tokenizer } = await modelDirTokenizer(source.dir);
-  const model = await loadModelDir(engine, source.dir);
+  // inference trains nothing: 16-bit weights stay 16-bit
+  const model = await loadModelDir(engine, source.dir, { frozen: true });
   if (source.adapter) await loadLora(model, source.adapter);
   let head: LatentHead | null = null;
   let pooling = (presetConfig('tiny').colar as { pooling: Pooling }).pooling;
@@ -88,9 +89,9 @@ export async function loadModel(engine: E.Engine, source: ModelSource): Promise<
 }
 
 /** The model a training run builds on (model.path, model.adapter): adapters folded in, no head. */
-export async function loadBaseModel(engine: E.Engine, source: ModelSource): Promise<Llama> {
+export async function loadBaseModel(engine: E.Engine, source: ModelSource, opts: { frozen?: boolean } = {}): Promise<Llama> {
   if (source.kind === 'hf') {
-    const model = await loadModelDir(engine, source.dir);
+    const model = await loadModelDir(engine, source.dir, { frozen: opts.frozen && !source.adapter });
     if (source.adapter) {
       await loadLora(model, source.adapter);
       mergeLora(model);

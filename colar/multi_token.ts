@@ -26,10 +26,7 @@ export class MultiTokenHeads {
   loss(model: Llama, hidden: E.Tensor, targets: Int32Array): E.Tensor {
     const [B, L, d] = hidden.shape;
     const flat = E.reshape(hidden, [B * L, d]);
-    const losses = this.weights.map((w, i) => {
-      const logits = model.lmLogits(E.add(flat, E.linear(flat, w)));
-      return E.crossEntropy(logits, model.engine.tensor(targetsAhead(targets, B, L, i + 2), [B * L], 'i32'));
-    });
+    const losses = this.weights.map((w, i) => model.lmLoss(E.add(flat, E.linear(flat, w)), model.engine.tensor(targetsAhead(targets, B, L, i + 2), [B * L], 'i32')));
     return E.scale(losses.reduce((s, l) => E.add(s, l)), 1 / losses.length);
   }
 }

@@ -60,8 +60,7 @@ export function rolloutLogprobs(model: Llama, head: LatentHead, rollouts: Rollou
   const table = e.tensor(concatRows(latentRows, d), [latentRows.length, d]);
   const tokens = E.mul(model.embed(e.tensor(ids, [B, L], 'i32')), e.tensor(tokenWeight, [B, L, 1]));
   const inputs = E.add(tokens, E.embedding(table, e.tensor(latentIndex, [B, L], 'i32')));
-  const { logits, hidden } = model.forward({ embeds: inputs, keyMask: e.tensor(mask, [B, L]) });
-  const V = model.config.vocabSize;
+  const { hidden } = model.forward({ embeds: inputs, keyMask: e.tensor(mask, [B, L]), logitsFor: 'none' });
 
   const K = latentFrom.length;
   const h = E.embedding(E.reshape(hidden, [B * L, d]), e.tensor(latentFrom, [K], 'i32'));
@@ -70,8 +69,9 @@ export function rolloutLogprobs(model: Llama, head: LatentHead, rollouts: Rollou
   const latent = E.mean(E.gaussianLogProb(target, mean, logStd), { axis: 1 });
 
   const M = answerFrom.length;
-  const rows = E.embedding(E.reshape(logits!, [B * L, V]), e.tensor(answerFrom, [M], 'i32'));
-  const answer = E.neg(E.crossEntropy(rows, e.tensor(answerTargets, [M], 'i32'), { reduction: 'none' }));
+  // only the answer rows go through the LM head
+  const rows = E.embedding(E.reshape(hidden, [B * L, d]), e.tensor(answerFrom, [M], 'i32'));
+  const answer = E.neg(model.lmLoss(rows, e.tensor(answerTargets, [M], 'i32'), { reduction: 'none' }));
   return { latent, answer };
 }
 

@@ -102,7 +102,8 @@ export async function buildRunModel(engine: E.Engine, cfg: TrainConfig, withHead
   const { tokenizer, config: tokConfig } = await runTokenizer(cfg);
   const prompt = promptTokenizer(tokenizer, tokConfig);
   const rng = new E.Rng(cfg.seed);
-  const model = cfg.model.path ? await loadBaseModel(engine, await baseSource(cfg)) : initLlama(engine, tinyConfig(cfg, tokenizer, prompt), rng);
+  // a LoRA run freezes the base: its 16-bit weights stay 16-bit
+  const model = cfg.model.path ? await loadBaseModel(engine, await baseSource(cfg), { frozen: cfg.lora.enabled }) : initLlama(engine, tinyConfig(cfg, tokenizer, prompt), rng);
   if (cfg.lora.enabled) applyLora(model, { r: cfg.lora.r, alpha: cfg.lora.alpha, dropout: cfg.lora.dropout, targetModules: cfg.lora.target_modules }, rng);
   const run: RunModel = { model, head: null, tokenizer, prompt };
   if ((cfg.train.multi_token ?? 1) > 1) run.multiToken = MultiTokenHeads.init(engine, model.config.hiddenSize, cfg.train.multi_token);

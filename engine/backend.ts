@@ -9,7 +9,12 @@ import type { MatmulShape } from '../kernels/matmul.js';
 import type { ReduceOp } from '../kernels/reduce.js';
 import type { Storage } from './storage.js';
 
-export type DType = 'f32' | 'i32';
+/**
+ * 'bf16' holds a frozen 16-bit weight, never widened in memory: fromData takes its bit patterns,
+ * read() returns its (exact) f32 values, and only the ops that read weights accept it (matmul's
+ * B operand, loraLinear's W, embedding's table, linearCrossEntropy's W; cast widens it).
+ */
+export type DType = 'f32' | 'i32' | 'bf16';
 export type BackendName = 'cpu' | 'webgpu';
 export type HostData = Float32Array | Float64Array | Int32Array;
 

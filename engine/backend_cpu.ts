@@ -15,9 +15,11 @@ import { argmaxCpu, reduceCpu, type ReduceOp } from '../kernels/reduce.js';
 import { ropeCpu } from '../kernels/rope.js';
 import { softmaxBackwardCpu, softmaxCpu } from '../kernels/softmax.js';
 import type { Backend, DType, HostData, TensorRef } from './backend.js';
+import { bf16BitsToF32 } from './bf16.js';
 import { Storage } from './storage.js';
 
-type CpuArray = Float64Array | Int32Array;
+/** bf16 tensors keep their bit patterns (Uint16Array), widened per op where a kernel reads them. */
+type CpuArray = Float64Array | Int32Array | Uint16Array;
 
 class CpuStorage extends Storage {
   constructor(public data: CpuArray | null) {
@@ -29,11 +31,17 @@ class CpuStorage extends Storage {
 }
 
 function alloc(size: number, dtype: DType): CpuStorage {
-  return new CpuStorage(dtype === 'i32' ? new Int32Array(size) : new Float64Array(size));
+  return new CpuStorage(dtype === 'i32' ? new Int32Array(size) : dtype === 'bf16' ? new Uint16Array(size) : new Float64Array(size));
 }
 
 function f(t: TensorRef): Float64Array {
   return (t.storage as CpuStorage).data as Float64Array;
+}
+
+/** A weight operand's values: f32 as stored, bf16 widened for the op (exact). */
+function weight(t: TensorRef): Float64Array {
+  if (t.dtype !== 'bf16') return f(t);
+  return Float64Array.from(bf16BitsToF32((t.storage as CpuStorage).data!.subarray(0, t.size)));
 }
 
 function i(t: TensorRef): Int32Array {
@@ -59,6 +67,7 @@ export class CpuBackend implements Backend {
   }
 
   filled(size: number, dtype: DType, value: number): Storage {
+    if (dtype === 'bf16') throw new Error('filled: bf16 tensors hold loaded weights only');
     const s = alloc(size, dtype);
     s.data!.fill(value);
     return s;
@@ -70,7 +79,8 @@ export class CpuBackend implements Backend {
 
   /** The CPU backend never has pending work, so it can read without waiting. */
   readSync(t: TensorRef): HostData {
-    return ((t.storage as CpuStorage).data as CpuArray).slice(0, t.size);
+    if (t.dtype === 'bf16') return weight(t);
+    return ((t.storage as CpuStorage).data as Float64Array | Int32Array).slice(0, t.size);
   }
 
   async sync(): Promise<void> {}
@@ -95,6 +105,11 @@ export class CpuBackend implements Backend {
 
   cast(x: TensorRef, to: DType): Storage {
     const s = alloc(x.size, to);
+    if (x.dtype === 'bf16' || to === 'bf16') {
+      if (to !== 'f32') throw new Error(`cast: ${x.dtype} to ${to} is not supported (bf16 only widens to f32)`);
+      s.data!.set(weight(x));
+      return s;
+    }
     const src = (x.storage as CpuStorage).data!;
     if (to === 'i32') for (let k = 0; k < x.size; k++) s.data![k] = Math.trunc(src[k]);
     else s.data!.set(src.subarray(0, x.size));
@@ -126,7 +141,7 @@ export class CpuBackend implements Backend {
   gatherRows(table: TensorRef, ids: TensorRef): Storage {
     const [nRows, rowLen] = table.shape;
     const s = alloc(ids.size * rowLen, 'f32');
-    gatherRowsCpu(f(table), i(ids), out(s), ids.size, rowLen, nRows);
+    gatherRowsCpu(weight(table), i(ids), out(s), ids.size, rowLen, nRows);
     return s;
   }
 
@@ -136,14 +151,14 @@ export class CpuBackend implements Backend {
 
   matmul(a: TensorRef, b: TensorRef, s: MatmulShape, into?: Storage): Storage {
     const c = into ?? alloc(s.batch * s.M * s.N, 'f32');
-    matmulCpu(f(a), f(b), out(c), { ...s, accumulate: into !== undefined });
+    matmulCpu(f(a), weight(b), out(c), { ...s, accumulate: into !== undefined });
     return c;
   }
 
   loraProjection(x: TensorRef, w: TensorRef, a: TensorRef, M: number, K: number, N: number, r: number): { y: Storage; u: Storage } {
     const [y, u] = [alloc(M * N, 'f32'), alloc(M * r, 'f32')];
     for (const [b, c, n] of [[w, y, N], [a, u, r]] as const) {
-      matmulCpu(f(x), f(b), out(c), linearShape(M, K, n));
+      matmulCpu(f(x), weight(b), out(c), linearShape(M, K, n));
     }
     return { y, u };
   }

@@ -4,7 +4,8 @@
 import { adamwGpu, clipScaleGpu, type AdamWHyper } from '../kernels/adamw.js';
 import { attentionBackwardGpu, attentionGpu, type AttentionShape } from '../kernels/attention.js';
 import { crossEntropyBackwardGpu, crossEntropyGpu } from '../kernels/cross_entropy.js';
-import { binaryGpu, castGpu, fillGpu, unaryGpu, whereGpu, type BinaryOp, type UnaryOp } from '../kernels/elementwise.js';
+import { binaryGpu, castGpu, fillGpu, unaryGpu, whereGpu, widenBf16Gpu, type BinaryOp, type UnaryOp } from '../kernels/elementwise.js';
+import { bf16BitsToF32 } from './bf16.js';
 import { gatherRowsGpu, scatterAddRowsGpu } from '../kernels/gather.js';
 import type { Gpu } from '../kernels/gpu.js';
 import { copyRangeGpu, permuteGpu } from '../kernels/layout.js';
@@ -42,22 +43,31 @@ export class WebGpuBackend implements Backend {
     return this.gpu.adapterName;
   }
 
-  private alloc(size: number): GpuStorage {
-    return new GpuStorage(this.gpu, this.gpu.pool.acquire(Math.max(1, size) * 4));
+  /** bf16 packs two elements per 4-byte word. */
+  private alloc(size: number, dtype: DType = 'f32'): GpuStorage {
+    return new GpuStorage(this.gpu, this.gpu.pool.acquire(Math.max(1, words(size, dtype)) * 4));
   }
 
   fromData(data: ArrayLike<number>, dtype: DType): Storage {
-    const s = this.alloc(data.length);
+    const s = this.alloc(data.length, dtype);
+    if (dtype === 'bf16') {
+      // whole words: bit patterns of even length go as they are, without a copy
+      const bits = data instanceof Uint16Array && data.length % 2 === 0 ? data : new Uint16Array(2 * words(data.length, dtype));
+      if (bits !== data) bits.set(data);
+      if (data.length) this.gpu.write(s.buffer, bits);
+      return s;
+    }
     const typed = dtype === 'i32' ? Int32Array.from(data) : Float32Array.from(data);
     if (typed.length) this.gpu.write(s.buffer, typed);
     return s;
   }
 
-  empty(size: number): Storage {
-    return this.alloc(size);
+  empty(size: number, dtype: DType): Storage {
+    return this.alloc(size, dtype);
   }
 
   filled(size: number, dtype: DType, value: number): Storage {
+    if (dtype === 'bf16') throw new Error('filled: bf16 tensors hold loaded weights only');
     const s = this.alloc(size);
     fillGpu(this.gpu, s.buffer, size, value, dtype);
     return s;
@@ -65,7 +75,8 @@ export class WebGpuBackend implements Backend {
 
   async read(t: TensorRef): Promise<HostData> {
     if (t.size === 0) return t.dtype === 'i32' ? new Int32Array(0) : new Float32Array(0);
-    const bytes = await this.gpu.read(buf(t), 0, t.size * 4);
+    const bytes = await this.gpu.read(buf(t), 0, words(t.size, t.dtype) * 4);
+    if (t.dtype === 'bf16') return bf16BitsToF32(new Uint16Array(bytes, 0, t.size));
     return t.dtype === 'i32' ? new Int32Array(bytes) : new Float32Array(bytes);
   }
 
@@ -92,8 +103,10 @@ export class WebGpuBackend implements Backend {
   }
 
   cast(x: TensorRef, to: DType): Storage {
-    const s = this.alloc(x.size);
-    castGpu(this.gpu, buf(x), s.buffer, x.size, to);
+    const s = this.alloc(x.size, to);
+    if (x.dtype === 'bf16' && to === 'f32') widenBf16Gpu(this.gpu, buf(x), s.buffer, x.size);
+    else if (x.dtype === 'bf16' || to === 'bf16') throw new Error(`cast: ${x.dtype} to ${to} is not supported (bf16 only widens to f32)`);
+    else castGpu(this.gpu, buf(x), s.buffer, x.size, to);
     return s;
   }
 
@@ -110,19 +123,26 @@ export class WebGpuBackend implements Backend {
   }
 
   permute(x: TensorRef, perm: readonly number[]): Storage {
+    if (x.dtype === 'bf16') throw new Error("permute: a bf16 weight is not rearranged (matmul reads it either way round); widen it with cast(t, 'f32')");
     const s = this.alloc(x.size);
     permuteGpu(this.gpu, buf(x), [...x.shape], [...perm], s.buffer);
     return s;
   }
 
   copyRange(src: TensorRef, dst: Storage, outer: number, srcN: number, dstN: number, inner: number, srcStart: number, dstStart: number, len: number): void {
+    if (src.dtype === 'bf16') {
+      // a whole bf16 tensor (assign): its words; parts of one would split words
+      if (outer * srcN * inner !== src.size || srcN !== dstN || srcStart !== 0 || dstStart !== 0 || len !== srcN) throw new Error('copyRange: only whole bf16 tensors are copied');
+      this.gpu.copy(buf(src), 0, (dst as GpuStorage).buffer, 0, words(src.size, 'bf16') * 4);
+      return;
+    }
     copyRangeGpu(this.gpu, buf(src), buf(dst), outer, srcN, dstN, inner, srcStart, dstStart, len);
   }
 
   gatherRows(table: TensorRef, ids: TensorRef): Storage {
     const [nRows, rowLen] = table.shape;
     const s = this.alloc(ids.size * rowLen);
-    gatherRowsGpu(this.gpu, buf(table), buf(ids), s.buffer, ids.size, rowLen, nRows);
+    gatherRowsGpu(this.gpu, buf(table), buf(ids), s.buffer, ids.size, rowLen, nRows, table.dtype === 'bf16');
     return s;
   }
 
@@ -132,13 +152,13 @@ export class WebGpuBackend implements Backend {
 
   matmul(a: TensorRef, b: TensorRef, s: MatmulShape, into?: Storage): Storage {
     const c = (into as GpuStorage | undefined) ?? this.alloc(s.batch * s.M * s.N);
-    matmulGpu(this.gpu, buf(a), buf(b), c.buffer, { ...s, accumulate: into !== undefined });
+    matmulGpu(this.gpu, buf(a), buf(b), c.buffer, { ...s, accumulate: into !== undefined, bBf16: b.dtype === 'bf16' });
     return c;
   }
 
   loraProjection(x: TensorRef, w: TensorRef, a: TensorRef, M: number, K: number, N: number, r: number): { y: Storage; u: Storage } {
     const [y, u] = [this.alloc(M * N), this.alloc(M * r)];
-    loraProjectionGpu(this.gpu, buf(x), buf(w), buf(a), y.buffer, u.buffer, M, K, N, r);
+    loraProjectionGpu(this.gpu, buf(x), buf(w), buf(a), y.buffer, u.buffer, M, K, N, r, w.dtype === 'bf16');
     return { y, u };
   }
 
@@ -245,6 +265,11 @@ export class WebGpuBackend implements Backend {
     multinomialGpu(this.gpu, buf(weights), s.buffer, rows, n, seed, offset);
     return s;
   }
+}
+
+/** 4-byte words holding `size` elements. */
+function words(size: number, dtype: DType): number {
+  return dtype === 'bf16' ? Math.ceil(size / 2) : size;
 }
 
 function size(shape: readonly number[]): number {

@@ -4,6 +4,7 @@
 import type { Backend, DType, HostData, TensorRef } from './backend.js';
 import type { GradNode } from './autograd.js';
 import type { Storage } from './storage.js';
+import { toBf16Bits } from './bf16.js';
 import { track } from './scope.js';
 
 export type Shape = readonly number[];
@@ -23,8 +24,7 @@ let nextId = 1;
 export class Tensor implements TensorRef {
   readonly id = nextId++;
   readonly size: number;
-  /** Set on parameters that train; their gradient accumulates in `grad`. */
-  requiresGrad = false;
+  private trains = false;
   grad: Tensor | null = null;
   /** The op that made this tensor, when a gradient must flow through it. */
   node: GradNode | null = null;
@@ -43,6 +43,16 @@ export class Tensor implements TensorRef {
     this.size = shapeSize(shape);
     this.storageRef = storage;
     if (options.tracked !== false) track(this);
+  }
+
+  /** Set on parameters that train; their gradient accumulates in `grad`. */
+  get requiresGrad(): boolean {
+    return this.trains;
+  }
+
+  set requiresGrad(value: boolean) {
+    if (value && this.dtype !== 'f32') throw new Error(`a ${this.dtype} tensor ${formatShape(this.shape)} cannot require grad: only f32 tensors train (16-bit weights are loaded frozen)`);
+    this.trains = value;
   }
 
   get storage(): Storage {
@@ -84,10 +94,14 @@ export class Tensor implements TensorRef {
     return (await this.data())[0];
   }
 
-  /** Replaces the values in place, so every holder of this tensor (or an alias) sees them. */
+  /**
+   * Replaces the values in place, so every holder of this tensor (or an alias) sees them. A bf16
+   * tensor takes them rounded to bf16 (nearest even).
+   */
   assign(data: ArrayLike<number>): void {
     if (data.length !== this.size) throw new Error(`assign: ${data.length} values for tensor ${formatShape(this.shape)}`);
-    const src = new Tensor(this.backend, this.backend.fromData(data, this.dtype), this.shape, this.dtype, { tracked: false });
+    const values = this.dtype === 'bf16' ? toBf16Bits(data) : data;
+    const src = new Tensor(this.backend, this.backend.fromData(values, this.dtype), this.shape, this.dtype, { tracked: false });
     this.backend.copyRange(src, this.storage, 1, this.size, this.size, 1, 0, 0, this.size);
     src.dispose();
   }

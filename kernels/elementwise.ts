@@ -533,6 +533,32 @@ export function fillGpu(gpu: Gpu, out: GPUBuffer, n: number, value: number, dtyp
 }
 
 /** f32 -> i32 truncates toward zero (WGSL clamps values outside the i32 range); i32 -> f32 rounds to nearest. */
+/** out = x widened from bf16 (two per u32 word, the even element in the low half) to f32: exact. */
+export function widenBf16Gpu(gpu: Gpu, x: GPUBuffer, out: GPUBuffer, n: number): void {
+  // windows of an even number of aligned words, so each x window starts aligned too
+  const align = 2 * Math.max(16, gpu.limits.minStorageBufferOffsetAlignment);
+  const pipe = gpu.pipeline('widen-bf16', () => WIDEN_BF16_SOURCE);
+  for (const { start, len } of bindingWindows(gpu, n, Math.floor(gpu.limits.maxStorageBufferBindingSize / align) * align)) {
+    const words = Math.ceil(len / 2);
+    gpu.dispatch(pipe, [wordsBinding(x, words, start / 2), wordsBinding(out, len, start)], [len], Math.ceil(words / WORKGROUP));
+  }
+}
+
+const WIDEN_BF16_SOURCE = /* wgsl */ `
+struct Params { n: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+${WGSL_GROUP_INDEX}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let w = group_index(wid, nwg) * ${WORKGROUP}u + lid;
+  if (2u * w >= p.n) { return; }
+  let v = x[w];
+  out[2u * w] = bitcast<f32>(v << 16u);
+  if (2u * w + 1u < p.n) { out[2u * w + 1u] = bitcast<f32>(v & 0xffff0000u); }
+}`;
+
 export function castGpu(gpu: Gpu, x: GPUBuffer, out: GPUBuffer, n: number, to: 'f32' | 'i32'): void {
   const from = to === 'f32' ? 'i32' : 'f32';
   const spec: MapSpec = { key: `cast:${to}`, inputs: [{ name: 'a', type: from }], output: to, expr: 'a', scalar: 'f32' };

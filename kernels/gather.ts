@@ -5,6 +5,9 @@
 // against lavapipe's 128 MiB) is bound in windows of whole rows, one dispatch per window; each
 // writes the rows whose id falls inside it, and the first also zeroes the rows of invalid ids.
 //
+// A bf16 table (a frozen 16-bit embedding, two per u32 word) is gathered a word at a time and
+// widened (exactly) into pairs of f32 outputs; its rows must have an even length.
+//
 // scatterAddRows: WGSL has no float atomics, and an order that depends on scheduling would make
 // training irreproducible. So the (id, index) pairs are sorted instead (a bitonic sort, one
 // dispatch per step; invalid ids sort last), which puts the occurrences of each id side by
@@ -61,14 +64,17 @@ const ROW_RUN = /* wgsl */ `
 
 const WINDOW_PARAMS = 'n_ids: u32, row_items: u32, n_rows: i32, window_start: i32, window_end: i32, runs_per_row: u32';
 
-function gatherSource(width: 1 | 4): string {
-  const T = width === 4 ? 'vec4<f32>' : 'f32';
+/** width 'bf16': items are words of bf16 pairs, each widened into a vec2 of the output. */
+function gatherSource(width: 1 | 4 | 'bf16'): string {
+  const [T, O] = width === 'bf16' ? ['u32', 'vec2<f32>'] : width === 4 ? ['vec4<f32>', 'vec4<f32>'] : ['f32', 'f32'];
+  const item = width === 'bf16' ? 'widen(table[table_row + k])' : 'table[table_row + k]';
   return /* wgsl */ `
 struct Params { ${WINDOW_PARAMS}, zero_invalid: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> table: array<${T}>;
 @group(0) @binding(2) var<storage, read> ids: array<i32>;
-@group(0) @binding(3) var<storage, read_write> out: array<${T}>;
+@group(0) @binding(3) var<storage, read_write> out: array<${O}>;
+fn widen(w: u32) -> vec2<f32> { return vec2<f32>(bitcast<f32>(w << 16u), bitcast<f32>(w & 0xffff0000u)); }
 ${WGSL_GROUP_INDEX}
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${ROW_RUN}
@@ -76,9 +82,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let out_row = i * p.row_items;
   if (id >= p.window_start && id < p.window_end) {
     let table_row = u32(id - p.window_start) * p.row_items;
-    for (var k = first; k < last; k++) { out[out_row + k] = table[table_row + k]; }
+    for (var k = first; k < last; k++) { out[out_row + k] = ${item}; }
   } else if (p.zero_invalid != 0u && (id < 0 || id >= p.n_rows)) {
-    for (var k = first; k < last; k++) { out[out_row + k] = ${T}(0.0); }
+    for (var k = first; k < last; k++) { out[out_row + k] = ${O}(0.0); }
   }
 }`;
 }
@@ -166,14 +172,17 @@ function rowWindows(gpu: Gpu, nRows: number, rowLen: number): [number, number][]
   return windows;
 }
 
-export function gatherRowsGpu(gpu: Gpu, table: GPUBuffer, ids: GPUBuffer, out: GPUBuffer, nIds: number, rowLen: number, nRows: number): void {
+/** `bf16`: the table holds bf16 pairs in u32 words (rowLen must be even); the output is f32. */
+export function gatherRowsGpu(gpu: Gpu, table: GPUBuffer, ids: GPUBuffer, out: GPUBuffer, nIds: number, rowLen: number, nRows: number, bf16 = false): void {
   if (nIds * rowLen === 0) return;
-  const { width, items, runsPerRow } = rowItems(rowLen);
+  if (bf16 && rowLen % 2 !== 0) throw new Error(`gatherRows: a bf16 table needs rows of even length, got ${rowLen}`);
+  const { width, items, runsPerRow } = bf16 ? { width: 'bf16' as const, items: rowLen / 2, runsPerRow: Math.ceil(rowLen / 2 / RUN) } : rowItems(rowLen);
+  const rowWords = bf16 ? rowLen / 2 : rowLen;
   const pipe = gpu.pipeline(`gather-rows:${width}`, () => gatherSource(width));
   const groups = Math.ceil((nIds * runsPerRow) / WORKGROUP);
   // an empty table still needs a window: it writes the zero rows
-  rowWindows(gpu, Math.max(nRows, 1), rowLen).forEach(([start, end], w) => {
-    const window = wordsBinding(table, (end - start) * rowLen, start * rowLen);
+  rowWindows(gpu, Math.max(nRows, 1), rowWords).forEach(([start, end], w) => {
+    const window = wordsBinding(table, (end - start) * rowWords, start * rowWords);
     const bindings = [window, wordsBinding(ids, nIds), wordsBinding(out, nIds * rowLen)];
     gpu.dispatch(pipe, bindings, [nIds, items, nRows, start, Math.min(end, nRows), runsPerRow, w === 0 ? 1 : 0], groups);
   });

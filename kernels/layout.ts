@@ -16,7 +16,7 @@ import { collapseDims, copyStridedGpu, forEachRow, product } from './elementwise
 import { Gpu, WGSL_GROUP_INDEX } from './gpu.js';
 import { rowBatches, rowsPerBinding } from './row_kit.js';
 
-type Words = Float64Array | Int32Array;
+type Words = Float64Array | Int32Array | Uint16Array;
 
 function contiguousStrides(shape: readonly number[]): number[] {
   const strides = new Array<number>(shape.length);

@@ -11,6 +11,10 @@
 //   straight; A is shared through subgroupBroadcast when the adapter has subgroups.
 // Why textures: on lavapipe a storage-buffer load with a computed offset is a per-lane loop with
 // branches, while a texel fetch is a branchless gather of 4 floats (bench/NOTES.md measures both).
+//
+// A bf16 B (a frozen 16-bit weight, s.bBf16) is widened where it is read: by the pack step on the
+// packed path, so the product kernel is unchanged, and by each load on the direct path. The
+// widening is exact (bf16 is the top half of an f32), so results match the f32-widened weight.
 
 import { WGSL_GROUP_INDEX, f32bits, type Binding, type Gpu } from './gpu.js';
 import { tunedMatmulVariant } from './autotune.js';
@@ -31,6 +35,8 @@ export interface MatmulShape {
   alpha?: number;
   /** C += result instead of C = result */
   accumulate?: boolean;
+  /** B holds bfloat16 values, two per u32 word (a frozen 16-bit weight): widened where read */
+  bBf16?: boolean;
 }
 
 /** Direct kernel: tm rows × tn columns per lane (columns wg apart), A shared by subgroupBroadcast when bcast. */
@@ -77,6 +83,14 @@ export function matmulCpu(a: Float64Array, b: Float64Array, c: Float64Array, s: 
   }
 }
 
+/** WGSL reading element i of a bf16 array `name` (u32 words, the even element in the low half). */
+function bf16Load(name: string): string {
+  return `fn ${name}_at(i: u32) -> f32 {
+  let w = ${name}[i >> 1u];
+  return bitcast<f32>(select(w << 16u, w & 0xffff0000u, (i & 1u) == 1u));
+}`;
+}
+
 /**
  * Both product kernels' tile coordinates: batch, row block rb and column block cb of workgroup g.
  * No early return for the grid's overshoot: on lavapipe it would put the whole body under an
@@ -111,10 +125,10 @@ export function linearShape(M: number, K: number, N: number, alpha = 1): MatmulS
  * A LoRA layer's two products of x [M, K]: y = x·Wᵀ (W [N, K]) and u = x·Aᵀ (A [r, K]). When the
  * packed kernel takes N + r columns in one tile, x is packed once and one product writes both
  * (W and A share the B texture; the columns past N go to u); otherwise two products. `variant`
- * overrides the choice for N + r columns (tests).
+ * overrides the choice for N + r columns (tests). `wBf16`: W is a frozen bf16 weight (A stays f32).
  */
-export function loraProjectionGpu(gpu: Gpu, x: GPUBuffer, w: GPUBuffer, a: GPUBuffer, y: GPUBuffer, u: GPUBuffer, M: number, K: number, N: number, r: number, variant?: MatmulVariant): void {
-  const s = linearShape(M, K, N);
+export function loraProjectionGpu(gpu: Gpu, x: GPUBuffer, w: GPUBuffer, a: GPUBuffer, y: GPUBuffer, u: GPUBuffer, M: number, K: number, N: number, r: number, wBf16 = false, variant?: MatmulVariant): void {
+  const s = { ...linearShape(M, K, N), bBf16: wBf16 };
   const both = linearShape(M, K, N + r);
   const v = variant ?? matmulVariantFor(gpu, both);
   if (v.kind === 'packed' && M > 0 && K > 0 && N % 4 === 0) {
@@ -125,8 +139,8 @@ export function loraProjectionGpu(gpu: Gpu, x: GPUBuffer, w: GPUBuffer, a: GPUBu
       return;
     }
   }
-  for (const [b, c, n] of [[w, y, N], [a, u, r]] as const) {
-    const sn = linearShape(M, K, n);
+  for (const [b, c, n, bf16] of [[w, y, N, wBf16], [a, u, r, false]] as const) {
+    const sn = { ...linearShape(M, K, n), bBf16: bf16 };
     matmulWithVariant(gpu, variant ?? matmulVariantFor(gpu, sn), x, b, c, sn);
   }
 }
@@ -326,11 +340,15 @@ function roundUp(x: number, m: number): number {
   return Math.ceil(x / m) * m;
 }
 
-/** The smallest aligned buffer range holding a strided block, and the block's offset inside it. */
-function boundRange(buffer: GPUBuffer, lo: number, elems: number, lim: Limits): { binding: Binding; offset: number } {
-  const start = Math.floor(lo / lim.alignElems) * lim.alignElems;
-  const size = Math.max(1, lo - start + elems) * 4;
-  return { binding: { buffer, offset: start * 4, size }, offset: lo - start };
+/**
+ * The smallest aligned buffer range holding a strided block, and the block's offset inside it.
+ * bf16 elements are 2 bytes: the range starts at an even element and covers whole words.
+ */
+function boundRange(buffer: GPUBuffer, lo: number, elems: number, lim: Limits, bf16 = false): { binding: Binding; offset: number } {
+  const align = bf16 ? 2 * lim.alignElems : lim.alignElems;
+  const start = Math.floor(lo / align) * align;
+  const words = bf16 ? Math.ceil((lo - start + elems) / 2) : lo - start + elems;
+  return { binding: { buffer, offset: (bf16 ? start / 2 : start) * 4, size: Math.max(1, words) * 4 }, offset: lo - start };
 }
 
 interface TileBindings {
@@ -342,7 +360,7 @@ interface TileBindings {
 function tileBindings(view: OperandView, t: Tile, lim: Limits, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer): TileBindings {
   const { s, ars, acs, brs, bcs } = view;
   const ra = boundRange(a, t.b0 * s.aBatchStride + t.m0 * ars + t.k0 * acs, span(t.nb, s.aBatchStride, t.m, ars, t.k, acs), lim);
-  const rb = boundRange(b, t.b0 * s.bBatchStride + t.k0 * brs + t.n0 * bcs, span(t.nb, s.bBatchStride, t.k, brs, t.n, bcs), lim);
+  const rb = boundRange(b, t.b0 * s.bBatchStride + t.k0 * brs + t.n0 * bcs, span(t.nb, s.bBatchStride, t.k, brs, t.n, bcs), lim, s.bBf16);
   const rc = boundRange(c, (t.b0 * s.M + t.m0) * s.N + t.n0, span(t.nb, s.M * s.N, t.m, s.N, t.n, 1), lim);
   return { a: ra.binding, aOff: ra.offset, b: rb.binding, bOff: rb.offset, c: rc.binding, cOff: rc.offset };
 }
@@ -361,7 +379,8 @@ function directTile(gpu: Gpu, v: DirectVariant, view: OperandView, t: Tile, lim:
     bind.bOff, s.bBatchStride, view.brs, view.bcs,
     bind.cOff, s.M * s.N, s.N, f32bits(s.alpha ?? 1), accumulate ? 1 : 0,
   ];
-  const pipe = gpu.pipeline(`matmul-${variantKey(v)}`, () => directSource(v));
+  const bf16 = s.bBf16 ?? false;
+  const pipe = gpu.pipeline(`matmul-${variantKey(v)}${bf16 ? '-bf16' : ''}`, () => directSource(v, bf16));
   gpu.dispatch(pipe, [bind.a, bind.b, bind.c], params, t.nb * rowBlocks * colBlocks);
 }
 
@@ -377,12 +396,13 @@ const lines = (n: number, f: (i: number) => string) => range(n).map(f).join('\n'
 const grid = (n1: number, n2: number, f: (i: number, j: number) => string) => lines(n1 * n2, (x) => f(Math.floor(x / n2), x % n2));
 
 /** WGSL for a direct variant: lanes own columns j0 + lid + wg·t and rows r0 + i of one batch. */
-export function directSource({ tm, tn, wg, bcast }: DirectVariant): string {
+export function directSource({ tm, tn, wg, bcast }: DirectVariant, bBf16 = false): string {
+  const bAt = (i: string) => (bBf16 ? `b_at(${i})` : `b[${i}]`);
   const fmaRow = (i: number, av: string, bv: (t: number) => string) => lines(tn, (t) => `      acc${i}_${t} = fma(${av}, ${bv(t)}, acc${i}_${t});`);
   // with broadcast: each lane reads A[r, k0 + lane] once per 8 k and the subgroup shares it
   const mainLoop = bcast
     ? `  for (var k0 = 0u; k0 + ${KB}u <= p.K; k0 += ${KB}u) {
-${grid(KB, tn, (u, t) => `    let b${u}_${t} = b[bc${t} + (k0 + ${u}u) * p.brs];`)}
+${grid(KB, tn, (u, t) => `    let b${u}_${t} = ${bAt(`bc${t} + (k0 + ${u}u) * p.brs`)};`)}
 ${lines(tm, (i) => `    {
       let av = a[ar${i} + (k0 + (lane & 7u)) * p.acs];
 ${lines(KB, (u) => `      { let s = subgroupBroadcast(av, ${u}u);\n${fmaRow(i, 's', (t) => `b${u}_${t}`)} }`)}
@@ -390,7 +410,7 @@ ${lines(KB, (u) => `      { let s = subgroupBroadcast(av, ${u}u);\n${fmaRow(i, '
   }`
     : `  for (var k0 = 0u; k0 + 4u <= p.K; k0 += 4u) {
 ${lines(4, (u) => `    {
-${lines(tn, (t) => `      let b${t} = b[bc${t} + (k0 + ${u}u) * p.brs];`)}
+${lines(tn, (t) => `      let b${t} = ${bAt(`bc${t} + (k0 + ${u}u) * p.brs`)};`)}
 ${lines(tm, (i) => `      { let av = a[ar${i} + (k0 + ${u}u) * p.acs];\n${fmaRow(i, 'av', (t) => `b${t}`)} }`)}
     }`)}
   }`;
@@ -399,8 +419,8 @@ ${lines(tm, (i) => `      { let av = a[ar${i} + (k0 + ${u}u) * p.acs];\n${fmaRow
 ${DIRECT_PARAMS}
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<${bBf16 ? 'u32' : 'f32'}>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;${bBf16 ? `\n${bf16Load('b')}` : ''}
 ${WGSL_GROUP_INDEX}
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -416,7 +436,7 @@ ${lines(tn, (t) => `  let bc${t} = bBase + min(j0 + ${t * wg}u, p.N - 1u) * p.bc
 ${grid(tm, tn, (i, t) => `  var acc${i}_${t} = 0.0;`)}
 ${mainLoop}
   for (var k = ${tailStart}; k < p.K; k++) {
-${lines(tn, (t) => `    let b${t} = b[bc${t} + k * p.brs];`)}
+${lines(tn, (t) => `    let b${t} = ${bAt(`bc${t} + k * p.brs`)};`)}
 ${lines(tm, (i) => `    { let av = a[ar${i} + k * p.acs];\n${fmaRow(i, 'av', (t) => `b${t}`)} }`)}
   }
   // one store loop instead of tm·tn unrolled stores: each store site is a per-lane loop on
@@ -453,13 +473,14 @@ function texelAt(kOnX: boolean, k: string, q: string, quads: string): string {
  * addresses (a per-lane load still pays per element, but shares cache lines). Quad q lands at
  * q + dq, so two operands can share one texture (the LoRA projection's W and A).
  */
-export function packSource(kOnX: boolean): string {
+export function packSource(kOnX: boolean, bf16 = false): string {
   const [lanes, other] = kOnX ? ['k', 'q'] : ['q', 'k'];
+  const index = 'base + min(i + c, p.I - 1u) * p.is';
   return /* wgsl */ `
 struct Params { I: u32, K: u32, kp: u32, iq: u32, off: u32, bs: u32, is: u32, ks: u32, dq: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var dst: texture_storage_2d<rgba32float, write>;
+@group(0) @binding(1) var<storage, read> src: array<${bf16 ? 'u32' : 'f32'}>;
+@group(0) @binding(2) var dst: texture_storage_2d<rgba32float, write>;${bf16 ? `\n${bf16Load('src')}` : ''}
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let ${lanes} = wid.x * 64u + lid;
@@ -471,7 +492,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let i = q * 4u;
   var v: vec4<f32>;
   for (var c = 0u; c < 4u; c++) {
-    v[c] = select(0.0, src[base + min(i + c, p.I - 1u) * p.is], i + c < p.I && k < p.K);
+    v[c] = select(0.0, ${bf16 ? `src_at(${index})` : `src[${index}]`}, i + c < p.I && k < p.K);
   }
   if (${lanes} < ${kOnX ? 'p.kp' : 'p.iq'}) { textureStore(dst, ${texelAt(kOnX, 'k', 'q + p.dq', 'p.iq')}, v); }
 }`;
@@ -590,7 +611,10 @@ function packedTile(gpu: Gpu, v: PackedVariant, view: OperandView, t: Tile, lim:
   const tb = packTexture(gpu, `b${bKOnX ? 'k' : 'q'}`, ...texSize(bKOnX, nq), lim.maxTexels);
   const packGroups = (kOnX: boolean, quads: number): [number, number, number] =>
     kOnX ? [Math.ceil(kp / 64), quads, t.nb] : [Math.ceil(quads / 64), kp, t.nb];
-  const packB = gpu.pipeline(`matmul-pack-${bKOnX ? 'k' : 'q'}`, () => packSource(bKOnX));
+  const bf16 = s.bBf16 ?? false;
+  const packB = gpu.pipeline(`matmul-pack-${bKOnX ? 'k' : 'q'}${bf16 ? '-bf16' : ''}`, () => packSource(bKOnX, bf16));
+  // the split operand (a LoRA A) is always f32
+  const packB2 = gpu.pipeline(`matmul-pack-${bKOnX ? 'k' : 'q'}`, () => packSource(bKOnX));
   // B's quads, then (split) B2's from quad t.n / 4 on, zero-padding the rest
   const bQuads = split ? t.n / 4 : nq;
   const rowBlocks = mq / (v.tm / 4);
@@ -613,7 +637,7 @@ function packedTile(gpu: Gpu, v: PackedVariant, view: OperandView, t: Tile, lim:
     },
     ...(split
       ? [{
-        pipeline: packB,
+        pipeline: packB2,
         resources: [split.b2, tb],
         params: [split.n2, t.k, kp, nq - bQuads, 0, 0, view.bcs, view.brs, bQuads],
         groups: packGroups(bKOnX, nq - bQuads),

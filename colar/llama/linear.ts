@@ -50,7 +50,8 @@ export class Linear {
   mergeLora(): void {
     if (!this.lora) return;
     const { A, B, scale } = this.lora;
-    const merged = E.noGrad(() => E.keep(E.add(this.weight, E.matmul(B, A, { alpha: scale }))));
+    // a frozen bf16 base widens: the merged weight is f32
+    const merged = E.keep(E.noGrad(() => E.scope(() => E.add(E.cast(this.weight, 'f32'), E.matmul(B, A, { alpha: scale })))));
     merged.requiresGrad = this.weight.requiresGrad;
     for (const t of [this.weight, A, B]) t.dispose();
     this.weight = merged;

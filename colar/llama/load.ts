@@ -4,13 +4,25 @@
 import * as E from '../../engine/index.js';
 import { buildLlama } from './init.js';
 import type { Llama } from './model.js';
-import { ModelDir, type ModelDirContents, writeModelDir } from './model_dir.js';
+import { ModelDir, type ModelDirContents, type ModelTensorInfo, writeModelDir } from './model_dir.js';
 
-export async function loadModelDir(engine: E.Engine, path: string): Promise<Llama> {
+export interface LoadOptions {
+  /**
+   * The base will not train (a LoRA run, inference): its BF16 matrices stay bf16 on the device,
+   * half the memory of f32 and never widened. Norms (1-D) and other dtypes load as f32.
+   */
+  frozen?: boolean;
+}
+
+export async function loadModelDir(engine: E.Engine, path: string, opts: LoadOptions = {}): Promise<Llama> {
   const dir = await ModelDir.open(path);
+  const keeps16 = (info: ModelTensorInfo) => opts.frozen === true && info.dtype === 'BF16' && info.shape.length === 2;
   try {
     const weights = new Map<string, E.Tensor>();
-    for await (const { info, data } of dir.stream()) weights.set(info.name, E.keep(engine.tensor(data, info.shape)));
+    for (const info of dir.tensors) {
+      const t = keeps16(info) ? engine.tensor(await dir.readBf16Bits(info.name), info.shape, 'bf16') : engine.tensor(await dir.read(info.name), info.shape);
+      weights.set(info.name, E.keep(t));
+    }
     const model = buildLlama(engine, dir.config, (name, shape) => {
       const t = weights.get(name);
       if (!t) throw new Error(`${path}: tensor ${name} is missing`);

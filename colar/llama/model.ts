@@ -114,6 +114,14 @@ export class Llama {
     return E.matmul(hidden, this.lmHead ?? this.embedTokens, { transB: true });
   }
 
+  /**
+   * Cross-entropy of the LM head's predictions from hidden states [..., d] against i32 targets:
+   * the logits are made and freed a chunk of rows at a time, never [tokens, V] at once.
+   */
+  lmLoss(hidden: E.Tensor, targets: E.Tensor, opts: E.LinearCrossEntropyOptions = {}): E.Tensor {
+    return E.linearCrossEntropy(hidden, this.lmHead ?? this.embedTokens, targets, opts);
+  }
+
   private attention(l: DecoderLayer, x: E.Tensor, positions: E.Tensor, keyMask: E.Tensor | null, cache: KvCache | undefined, layer: number, rng?: E.Rng): E.Tensor {
     const c = this.config;
     const [B, T] = x.shape;

@@ -160,6 +160,12 @@ export class ModelDir {
     return entry.shard.read(name);
   }
 
+  async readBf16Bits(name: string): Promise<Uint16Array> {
+    const entry = this.byName.get(name);
+    if (!entry) throw new Error(`${this.dir}: the checkpoint has no tensor "${name}"`);
+    return entry.shard.readBf16Bits(name);
+  }
+
   /** Every tensor, one at a time, in on-disk order: the next is read only when asked for. */
   async *stream(): AsyncGenerator<{ info: ModelTensorInfo; data: TensorData }> {
     for (const info of this.tensors) yield { info, data: await this.read(info.name) };

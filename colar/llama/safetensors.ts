@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import os from 'node:os';
+import { f32BitsToBf16 } from '../../engine/bf16.js';
 
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL' | 'U16' | 'U32' | 'U64' | 'F8_E4M3' | 'F8_E5M2';
 
@@ -101,6 +102,16 @@ export class SafetensorsFile {
       await readInto(this.handle, this.path, bytes, position + at * elementBytes);
       decoder.decode(bytes, n, out, at, () => `${this.path}: tensor "${name}"`);
     }
+    return out;
+  }
+
+  /** A BF16 tensor's bit patterns as stored, not widened (frozen weights stay 16-bit). */
+  async readBf16Bits(name: string): Promise<Uint16Array> {
+    const info = this.byName.get(name);
+    if (!info) throw new Error(`${this.path}: no tensor named "${name}"`);
+    if (info.dtype !== 'BF16') throw new Error(`${this.path}: tensor "${name}" is ${info.dtype}, not BF16`);
+    const out = new Uint16Array((info.end - info.begin) / 2);
+    await readInto(this.handle, this.path, new Uint8Array(out.buffer), this.dataStart + info.begin);
     return out;
   }
 
@@ -251,12 +262,6 @@ function f16Table(): Float32Array {
       exponent === 0 ? sign * mantissa * 2 ** -24 : exponent === 31 ? (mantissa ? NaN : sign * Infinity) : sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
   }
   return f16Values;
-}
-
-/** f32 bits → bf16 bits, rounding to nearest even; NaN stays a (quiet) NaN. */
-export function f32BitsToBf16(bits: number): number {
-  if ((bits & 0x7fffffff) > 0x7f800000) return ((bits >>> 16) | 0x40) & 0xffff;
-  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
 /** f32 bits → f16 bits, rounding to nearest even; overflow becomes infinity, NaN stays NaN. */

@@ -162,6 +162,7 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
 }
 
 /** Converts between f32 and i32 (toward zero); the result carries no gradient. */
+/** Converts dtype; a bf16 tensor widens (exactly) to f32 only. */
 export function cast(x: Tensor, to: 'f32' | 'i32'): Tensor {
   if (x.dtype === to) return x.alias();
   return wrap(x, x.backend.cast(x, to), x.shape, to);

@@ -3,7 +3,7 @@
 import { linearShape, type MatmulShape } from '../../kernels/matmul.js';
 import { needsGrad, record } from '../autograd.js';
 import { Tensor, type Shape } from '../tensor.js';
-import { checkFloat, checkSameBackend, fail, wrap } from './util.js';
+import { checkFloat, checkSameBackend, checkWeight, fail, wrap } from './util.js';
 import { sum } from './reduce.js';
 import { reshape } from './shape.js';
 import { add } from './elementwise.js';
@@ -18,11 +18,12 @@ export interface MatmulOptions {
 
 /**
  * op(a) · op(b) over the last two dims. Batch dims must match, or one side is a plain
- * matrix shared by every batch of the other.
+ * matrix shared by every batch of the other. b may be a frozen bf16 weight.
  */
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const { transA = false, transB = false, alpha = 1 } = opts;
-  checkFloat('matmul', a, b);
+  checkFloat('matmul', a);
+  checkWeight('matmul', b);
   checkSameBackend('matmul', a, b);
   if (a.rank < 2 || b.rank < 2) fail('matmul', 'operands need at least 2 dims', a, b);
   const [aRows, aCols] = a.shape.slice(-2);
@@ -74,7 +75,8 @@ function reduceBatch(g: Tensor, shape: Shape): Tensor {
  * accumulates into y. Like every matmul, the backward computes no gradient for a frozen W.
  */
 export function loraLinear(x: Tensor, weight: Tensor, A: Tensor, B: Tensor, scale: number): Tensor {
-  checkFloat('loraLinear', x, weight, A, B);
+  checkFloat('loraLinear', x, A, B);
+  checkWeight('loraLinear', weight);
   checkSameBackend('loraLinear', x, weight, A, B);
   const K = x.shape.at(-1) ?? 0;
   const [N, r] = [weight.shape[0], A.shape[0]];

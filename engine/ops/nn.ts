@@ -4,7 +4,7 @@
 import type { AttentionShape } from '../../kernels/attention.js';
 import { record } from '../autograd.js';
 import { Tensor } from '../tensor.js';
-import { checkFloat, checkSameBackend, fail, wrap } from './util.js';
+import { checkFloat, checkSameBackend, checkWeight, fail, wrap } from './util.js';
 import { addScalar, cast, div, eq, exp, ge, maximum, mul, neg, scalarLike, scale, square, sub } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 
@@ -150,13 +150,18 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
     wrap(g, g.backend.crossEntropyBackward(sl, st, slse, g, N, V, ignoreIndex), logits.shape),
   ]);
   lse.dispose();
+  return reduceRowLosses(rowLoss, targets, ignoreIndex, reduction);
+}
+
+/** Per-row losses [N] reduced as CrossEntropyOptions.reduction says ('mean': over non-ignored rows). */
+export function reduceRowLosses(rowLoss: Tensor, targets: Tensor, ignoreIndex: number, reduction: 'mean' | 'sum' | 'none'): Tensor {
   if (reduction === 'none') return rowLoss;
   const total = sum(rowLoss);
   rowLoss.dispose();
   if (reduction === 'sum') return total;
   // the count of real targets stays on the device: no host read in the training step
-  const ignored = sum(eq(cast(targets, 'f32'), scalarLike(logits, ignoreIndex)));
-  const real = maximum(addScalar(neg(ignored), N), scalarLike(logits, 1));
+  const ignored = sum(eq(cast(targets, 'f32'), scalarLike(total, ignoreIndex)));
+  const real = maximum(addScalar(neg(ignored), targets.size), scalarLike(total, 1));
   return div(total, real);
 }
 
@@ -188,9 +193,12 @@ export function gaussianLogProb(x: Tensor, mu: Tensor, logStd: Tensor): Tensor {
   return addScalar(sub(scale(square(z), -0.5), logStd), -HALF_LOG_2PI);
 }
 
-/** Rows of table [V, D] picked by i32 ids [...]: [..., D]. The gradient scatters back into the table. */
+/**
+ * Rows of table [V, D] (f32, or a frozen bf16 weight) picked by i32 ids [...]: [..., D]. The
+ * gradient scatters back into the table.
+ */
 export function embedding(table: Tensor, ids: Tensor): Tensor {
-  checkFloat('embedding', table);
+  checkWeight('embedding', table);
   if (table.rank !== 2) fail('embedding', 'table must be [V, D]', table);
   if (ids.dtype !== 'i32') fail('embedding', 'ids must be i32', ids);
   const [V, D] = table.shape;

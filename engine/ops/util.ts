@@ -15,7 +15,15 @@ export function fail(op: string, message: string, ...tensors: Tensor[]): never {
 }
 
 export function checkFloat(op: string, ...tensors: Tensor[]): void {
-  for (const t of tensors) if (t.dtype !== 'f32') fail(op, 'expects f32 tensors', ...tensors);
+  for (const t of tensors) {
+    if (t.dtype === 'bf16') fail(op, "expects f32 tensors; a bf16 weight is read only by matmul (as b), loraLinear, embedding and linearCrossEntropy: widen it with cast(t, 'f32')", ...tensors);
+    if (t.dtype !== 'f32') fail(op, 'expects f32 tensors', ...tensors);
+  }
+}
+
+/** A weight operand: f32, or a frozen bf16 weight that the op's kernels widen as they read it. */
+export function checkWeight(op: string, t: Tensor): void {
+  if (t.dtype !== 'f32' && t.dtype !== 'bf16') fail(op, 'expects an f32 or bf16 weight', t);
 }
 
 export function checkSameBackend(op: string, ...tensors: Tensor[]): void {

@@ -258,6 +258,18 @@ describe('model ops', () => {
       RUNS,
     );
   });
+  it('linear cross-entropy in row chunks: the LM head and its loss without whole logits', async () => {
+    await fc.assert(
+      fc.asyncProperty(dim(9), dim(5), dim(30), dim(9), seed, async (N, d, V, chunkRows, s) => {
+        const targets = Array.from({ length: N }, (_, i) => (i % 3 === 1 ? -100 : (i * 7 + s) % V));
+        const t: InputSpec = { shape: [N], input: { kind: 'values', values: targets, dtype: 'i32' } };
+        const inputs = [{ shape: [N, d], input: { kind: 'float', scale: 2 }, grad: true }, { shape: [V, d], input: { kind: 'float', scale: 2 }, grad: true }, t] as InputSpec[];
+        await checkOp('linearCrossEntropy', inputs, ([h, w, y]) => E.linearCrossEntropy(h, w, y, { chunkRows }), TRANSC, s);
+        await checkOp('linearCrossEntropy-none', inputs, ([h, w, y]) => E.linearCrossEntropy(h, w, y, { chunkRows, reduction: 'none' }), TRANSC, s);
+      }),
+      RUNS,
+    );
+  });
   it('mse and diagonal-Gaussian log-density', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(dim(6), { minLength: 1, maxLength: 3 }), seed, async (shape, s) => {

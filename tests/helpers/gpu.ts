@@ -26,6 +26,15 @@ export function upload(gpu: Gpu, data: ArrayLike<number> | Int32Array): GPUBuffe
   return buffer;
 }
 
+/** A buffer holding bf16 bit patterns, two per u32 word (the even element in the low half). */
+export function uploadBf16(gpu: Gpu, bits: Uint16Array): GPUBuffer {
+  const padded = new Uint16Array(2 * Math.max(1, Math.ceil(bits.length / 2)));
+  padded.set(bits);
+  const buffer = gpu.pool.acquire(padded.byteLength);
+  gpu.write(buffer, padded);
+  return buffer;
+}
+
 /** An output buffer prefilled with NaN, so an element the kernel fails to write cannot pass. */
 export function nanBuffer(gpu: Gpu, n: number): GPUBuffer {
   return upload(gpu, new Float32Array(Math.max(1, n)).fill(NaN));

@@ -11,11 +11,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  binaryCpu, binaryGpu, castGpu, fillGpu, unaryCpu, unaryGpu, whereCpu, whereGpu, type BinaryOp, type UnaryOp,
+  binaryCpu, binaryGpu, castGpu, fillGpu, widenBf16Gpu, unaryCpu, unaryGpu, whereCpu, whereGpu, type BinaryOp, type UnaryOp,
 } from '../../kernels/elementwise.js';
 import type { Gpu } from '../../kernels/gpu.js';
 import { expectClose, type Tolerance } from '../helpers/compare.js';
-import { download, downloadI32, nanBuffer, testGpu, upload } from '../helpers/gpu.js';
+import { download, downloadI32, nanBuffer, testGpu, upload, uploadBf16 } from '../helpers/gpu.js';
+import { bf16BitsToF32 } from '../../engine/bf16.js';
 
 const ONE_ROUNDING: Tolerance = { rtol: 1e-7, atol: 1e-37 };
 
@@ -261,5 +262,17 @@ describe('fill and cast', () => {
     expect(tail.every((v) => v === 5) && head.every((v) => v === 5)).toBe(true);
     gpu.pool.release(x);
     gpu.pool.release(y);
+  });
+});
+
+describe('widenBf16', () => {
+  it('widens every bf16 bit pattern exactly (odd counts included)', async () => {
+    const gpu = await testGpu();
+    // every finite pattern, and an odd tail
+    const bits = Uint16Array.from({ length: 65535 }, (_, i) => i).filter((b) => (b & 0x7f80) !== 0x7f80);
+    const [x, out] = [uploadBf16(gpu, bits), nanBuffer(gpu, bits.length)];
+    widenBf16Gpu(gpu, x, out, bits.length);
+    expect(Array.from(await download(gpu, out, bits.length))).toEqual(Array.from(bf16BitsToF32(bits)));
+    [x, out].forEach((b) => gpu.pool.release(b));
   });
 });

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { gatherRowsCpu, gatherRowsGpu, scatterAddRowsCpu, scatterAddRowsGpu } from '../../kernels/gather.js';
 import { fillGpu } from '../../kernels/elementwise.js';
 import { expectClose } from '../helpers/compare.js';
-import { download, nanBuffer, testGpu, upload } from '../helpers/gpu.js';
+import { bf16BitsToF32, toBf16Bits } from '../../engine/bf16.js';
+import { download, nanBuffer, testGpu, upload, uploadBf16 } from '../helpers/gpu.js';
 
 function randomFloats(n: number, seed: number): Float32Array {
   let state = seed >>> 0;
@@ -43,6 +44,23 @@ describe('gatherRows', () => {
         [tb, ib, out].forEach((b) => gpu.pool.release(b));
       }),
       { numRuns: 50 },
+    );
+  });
+
+  it('widens the rows of a bf16 table exactly', async () => {
+    const gpu = await testGpu();
+    await fc.assert(
+      fc.asyncProperty(cases, async ({ nRows, rowLen, nIds, seed, ids }) => {
+        const evenLen = 2 * Math.ceil(rowLen / 2);
+        const bits = toBf16Bits(randomFloats(nRows * evenLen, seed));
+        const [tb, ib, out] = [uploadBf16(gpu, bits), upload(gpu, ids), nanBuffer(gpu, nIds * evenLen)];
+        gatherRowsGpu(gpu, tb, ib, out, nIds, evenLen, nRows, true);
+        const expected = new Float64Array(nIds * evenLen);
+        gatherRowsCpu(Float64Array.from(bf16BitsToF32(bits)), ids, expected, nIds, evenLen, nRows);
+        expectClose(await download(gpu, out, nIds * evenLen), expected, { rtol: 0, atol: 0 }, `bf16 gather [${nRows}, ${evenLen}] by ${nIds} ids`);
+        [tb, ib, out].forEach((b) => gpu.pool.release(b));
+      }),
+      { numRuns: 30 },
     );
   });
 });
@@ -97,5 +115,22 @@ describe('tables larger than one storage binding', () => {
       expect([row[0], row[rowLen - 1]], `row ${r}`).toEqual([r + 0.5 + hits, r + 0.5 + hits]);
     }
     [table, ib, out, grad].forEach((b) => gpu.pool.release(b));
+  });
+
+  it('gathers from every window of a bf16 table', async () => {
+    const gpu = await testGpu();
+    const rowLen = 1000;
+    const nRows = Math.ceil((1.1 * gpu.limits.maxStorageBufferBindingSize) / (2 * rowLen));
+    const table = gpu.pool.acquire(2 * nRows * rowLen);
+    fillGpu(gpu, table, (nRows * rowLen) / 2, 0, 'f32');
+    const rows = [0, 1, 66_000, 67_200, nRows - 1];
+    rows.forEach((r) => gpu.write(table, toBf16Bits(new Float32Array(rowLen).fill(r + 0.5)), 2 * r * rowLen));
+    const ids = Int32Array.from([nRows - 1, 66_000, -1, 0, 1, nRows, 67_200]);
+    const [ib, out] = [upload(gpu, ids), nanBuffer(gpu, ids.length * rowLen)];
+    gatherRowsGpu(gpu, table, ib, out, ids.length, rowLen, nRows, true);
+    const got = await download(gpu, out, ids.length * rowLen);
+    const rowValue = (id: number) => (id >= 0 && id < nRows ? Math.fround(bf16BitsToF32(toBf16Bits([id + 0.5]))[0]) : 0);
+    expect(Array.from(ids, (_, i) => got[i * rowLen + rowLen - 1])).toEqual(Array.from(ids, rowValue));
+    [table, ib, out].forEach((b) => gpu.pool.release(b));
   });
 });

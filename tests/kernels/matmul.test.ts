@@ -12,7 +12,8 @@ import {
   type MatmulShape, type MatmulVariant, type TilingCaps,
 } from '../../kernels/matmul.js';
 import { expectClose } from '../helpers/compare.js';
-import { download, testGpu, upload } from '../helpers/gpu.js';
+import { bf16BitsToF32, toBf16Bits } from '../../engine/bf16.js';
+import { download, testGpu, upload, uploadBf16 } from '../helpers/gpu.js';
 
 /** Every variant the tuner may pick, plus the no-subgroup fallback. */
 const VARIANTS: MatmulVariant[] = [
@@ -38,19 +39,26 @@ interface Case extends MatmulShape {
   seed: number;
 }
 
+/** An operand as the kernel gets it: f32 values, or (bf16) their bf16 roundings packed in words; the exact values the CPU reference multiplies. */
+function operand(gpu: Gpu, values: Float64Array, bf16: boolean): { buffer: GPUBuffer; exact: Float64Array } {
+  if (!bf16) return { buffer: upload(gpu, values), exact: values };
+  const bits = toBf16Bits(values);
+  return { buffer: uploadBf16(gpu, bits), exact: Float64Array.from(bf16BitsToF32(bits)) };
+}
+
 async function checkMatmul(gpu: Gpu, v: MatmulVariant | null, s: Case, caps: TilingCaps = {}) {
   const { batch, M, N, K } = s;
   const aLen = Math.max(1, s.aBatchStride ? batch * M * K : M * K);
   const bLen = Math.max(1, s.bBatchStride ? batch * K * N : K * N);
   const a = randomFloats(aLen, s.seed);
-  const b = randomFloats(bLen, s.seed + 1);
+  const { buffer: bb, exact: b } = operand(gpu, randomFloats(bLen, s.seed + 1), s.bBf16 ?? false);
   const c0 = randomFloats(batch * M * N, s.seed + 2);
   const expected = Float64Array.from(c0);
   matmulCpu(a, b, expected, s);
   // the per-element scale the float32 sum is held to: |alpha|·Σ|a||b| (+ |c0|)
   const scale = new Float64Array(batch * M * N);
   matmulCpu(a.map(Math.abs), b.map(Math.abs), scale, { ...s, alpha: Math.abs(s.alpha ?? 1), accumulate: false });
-  const [ab, bb, cb] = [a, b, c0].map((x) => upload(gpu, x));
+  const [ab, cb] = [a, c0].map((x) => upload(gpu, x));
   if (v) matmulWithVariant(gpu, v, ab, bb, cb, s, caps);
   else matmulGpu(gpu, ab, bb, cb, s);
   const got = await download(gpu, cb, batch * M * N);
@@ -73,6 +81,7 @@ const shapes = fc
     shareB: fc.boolean(),
     alpha: fc.constantFrom(1, -0.5, 2.25),
     accumulate: fc.boolean(),
+    bBf16: fc.boolean(),
     seed: fc.integer(),
   })
   .map(({ shareA, shareB, ...s }): Case => ({
@@ -86,14 +95,15 @@ const plain = (M: number, N: number, K: number, extra: Partial<Case> = {}): Case
 });
 
 /** loraProjectionGpu's y = x·Wᵀ and u = x·Aᵀ against the CPU; returns whether one fused product ran. */
-async function checkLoraProjection(gpu: Gpu, v: MatmulVariant | undefined, M: number, K: number, N: number, r: number, seed: number): Promise<boolean> {
-  const [x, w, a] = [M * K, N * K, r * K].map((n, i) => randomFloats(n, seed + i));
+async function checkLoraProjection(gpu: Gpu, v: MatmulVariant | undefined, M: number, K: number, N: number, r: number, seed: number, wBf16 = false): Promise<boolean> {
+  const [x, a] = [M * K, r * K].map((n, i) => randomFloats(n, seed + 2 * i));
+  const { buffer: wb, exact: w } = operand(gpu, randomFloats(N * K, seed + 1), wBf16);
   const expect64 = (b: Float64Array, rows: number, abs = false) => {
     const out = new Float64Array(M * rows);
     matmulCpu(abs ? x.map(Math.abs) : x, abs ? b.map(Math.abs) : b, out, linearShape(M, K, rows));
     return out;
   };
-  const [xb, wb, ab] = [x, w, a].map((v) => upload(gpu, v));
+  const [xb, ab] = [x, a].map((v) => upload(gpu, v));
   const [yb, ub] = [M * N, M * r].map((n) => gpu.pool.acquire(n * 4));
   const pipeline = gpu.pipeline.bind(gpu);
   let fused = false;
@@ -102,7 +112,7 @@ async function checkLoraProjection(gpu: Gpu, v: MatmulVariant | undefined, M: nu
     return pipeline(name, source);
   };
   try {
-    loraProjectionGpu(gpu, xb, wb, ab, yb, ub, M, K, N, r, v);
+    loraProjectionGpu(gpu, xb, wb, ab, yb, ub, M, K, N, r, wBf16, v);
   } finally {
     gpu.pipeline = pipeline;
   }
@@ -133,6 +143,9 @@ describe('matmul', () => {
       await checkMatmul(gpu, v, plain(90, 75, 150, { batch: 2, accumulate: true, alpha: 0.5 }), caps);
       await checkMatmul(gpu, v, plain(70, 130, 67, { transA: true, transB: true, batch: 3, bBatchStride: 0 }), caps);
       await checkMatmul(gpu, v, plain(33, 200, 40, { transB: true }), caps);
+      // bf16 ranges start at an even element, whatever the tile's offset
+      await checkMatmul(gpu, v, plain(33, 201, 41, { transB: true, bBf16: true }), caps);
+      await checkMatmul(gpu, v, plain(70, 131, 67, { batch: 3, bBf16: true }), caps);
     }
   });
 
@@ -174,12 +187,15 @@ describe('matmul', () => {
       N: fc.oneof(fc.integer({ min: 1, max: 18 }).map((q) => 4 * q), fc.integer({ min: 1, max: 70 })),
       r: fc.integer({ min: 1, max: 20 }),
       seed: fc.integer(),
+      wBf16: fc.boolean(),
     });
     for (const v of VARIANTS.filter((x) => x.kind === 'packed')) {
       expect(await checkLoraProjection(gpu, v, 17, 33, 20, 5, 1), `${variantKey(v)} fused at 17×33, N 20, r 5`).toBe(true);
       expect(await checkLoraProjection(gpu, v, 17, 33, 21, 5, 2), `${variantKey(v)}: two products when N % 4 ≠ 0`).toBe(false);
-      await fc.assert(fc.asyncProperty(lora, async ({ M, K, N, r, seed }) => void (await checkLoraProjection(gpu, v, M, K, N, r, seed))), { numRuns: 8 });
+      expect(await checkLoraProjection(gpu, v, 17, 33, 20, 5, 5, true), `${variantKey(v)} fused with a bf16 W`).toBe(true);
+      await fc.assert(fc.asyncProperty(lora, async ({ M, K, N, r, seed, wBf16 }) => void (await checkLoraProjection(gpu, v, M, K, N, r, seed, wBf16))), { numRuns: 8 });
     }
+    expect(await checkLoraProjection(gpu, undefined, 3, 8, 8, 2, 6, true)).toBe(false);
     // the default choice: fused at a LoRA layer's shape, two products below the packing threshold
     expect(await checkLoraProjection(gpu, undefined, 96, 64, 64, 16, 3)).toBe(true);
     expect(await checkLoraProjection(gpu, undefined, 3, 8, 8, 2, 4)).toBe(false);

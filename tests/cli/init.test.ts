@@ -1,0 +1,47 @@
+// `colar-wgpu init --dtype`: the tiny preset writes f32 unless asked, and bf16 when asked, with
+// a matching torch_dtype; a bad --dtype is refused naming the flag.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { initCommand } from '../../cli/init.js';
+import { ModelDir } from '../../colar/llama/model_dir.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'colar-init-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function init(...args: string[]): Promise<void> {
+  const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+  try {
+    await initCommand().exitOverride().parseAsync(args, { from: 'user' });
+  } finally {
+    log.mockRestore();
+  }
+}
+
+async function dtypes(out: string): Promise<{ torch: string | undefined; floats: string[] }> {
+  const d = await ModelDir.open(out);
+  try {
+    return { torch: d.config.torchDtype, floats: [...new Set(d.tensors.map((t) => t.dtype))] };
+  } finally {
+    await d.close();
+  }
+}
+
+describe('colar-wgpu init --dtype', () => {
+  it('tiny writes f32 by default and bf16 when asked', async () => {
+    await init('--out', join(dir, 'f32'));
+    expect(await dtypes(join(dir, 'f32'))).toEqual({ torch: 'float32', floats: ['F32'] });
+    await init('--out', join(dir, 'bf16'), '--dtype', 'bf16');
+    expect(await dtypes(join(dir, 'bf16'))).toEqual({ torch: 'bfloat16', floats: ['BF16'] });
+  });
+
+  it('refuses another dtype, naming the flag', async () => {
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      await expect(init('--out', join(dir, 'x'), '--dtype', 'f16')).rejects.toThrow(/--dtype/);
+    } finally {
+      err.mockRestore();
+    }
+  });
+});
