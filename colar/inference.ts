@@ -21,7 +21,11 @@ export interface AnswerSampling extends SamplingOptions {
   maxNewTokens: number;
 }
 
-export const PAPER_ANSWER_SAMPLING: AnswerSampling = { topP: 0.9, temperature: 1, maxNewTokens: 16 };
+/**
+ * The reference's answer sampling: its config's top-p 0.9 at temperature 1, and the top-k 50
+ * that Hugging Face's generate() applies by default whenever it samples.
+ */
+export const PAPER_ANSWER_SAMPLING: AnswerSampling = { topK: 50, topP: 0.9, temperature: 1, maxNewTokens: 16 };
 
 export interface LatentInferenceOptions {
   compression: number;

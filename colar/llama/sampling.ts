@@ -1,5 +1,6 @@
-// Choosing the next token from a row of logits on the host: greedy, or temperature + nucleus
-// (top-p) sampling as Hugging Face's warpers do it, from a seeded uniform source.
+// Choosing the next token from a row of logits on the host: greedy, or temperature, top-k and
+// nucleus (top-p) sampling as Hugging Face's warpers apply them (in that order), from a seeded
+// uniform source.
 
 import { philoxCpu } from '../../kernels/random.js';
 
@@ -7,7 +8,9 @@ export interface SamplingOptions {
   /** greedy (argmax) when true */
   greedy?: boolean;
   temperature?: number;
-  /** keep the smallest set of most likely tokens whose probability reaches topP */
+  /** keep only the topK most likely tokens (0: all); Hugging Face's generate() samples with 50 */
+  topK?: number;
+  /** of those, keep the smallest set of most likely tokens whose probability reaches topP */
   topP?: number;
 }
 
@@ -19,20 +22,26 @@ export function argmaxOf(logits: ArrayLike<number>, offset = 0, n = logits.lengt
 
 /** One token id from logits[offset .. offset+n), using the uniform draw u ∈ (0, 1). */
 export function sampleToken(logits: ArrayLike<number>, u: number, opts: SamplingOptions, offset = 0, n = logits.length - offset): number {
-  const { greedy = false, temperature = 1, topP = 1 } = opts;
+  const { greedy = false, temperature = 1, topK = 0, topP = 1 } = opts;
   if (greedy || temperature <= 0) return argmaxOf(logits, offset, n);
   const { probs, total } = unnormalisedSoftmax(logits, temperature, offset, n);
-  let order: number[];
+  let order = Array.from({ length: n }, (_, i) => i);
   let mass = total;
-  if (topP < 1) {
-    order = Array.from({ length: n }, (_, i) => i).sort((a, b) => probs[b] - probs[a]);
-    let kept = 0;
-    let cum = 0;
-    while (kept < n && cum < topP * total) cum += probs[order[kept++]];
-    order = order.slice(0, Math.max(1, kept));
-    mass = cum;
-  } else {
-    order = Array.from({ length: n }, (_, i) => i);
+  if (topP < 1 || (topK > 0 && topK < n)) {
+    // most likely first; ties by id, so a draw does not depend on the sort's stability
+    order.sort((a, b) => probs[b] - probs[a] || a - b);
+    if (topK > 0 && topK < n) {
+      order = order.slice(0, topK);
+      mass = order.reduce((m, i) => m + probs[i], 0);
+    }
+    if (topP < 1) {
+      // nucleus over what top-k kept, renormalised, as the warpers chain
+      let kept = 0;
+      let cum = 0;
+      while (kept < order.length && cum < topP * mass) cum += probs[order[kept++]];
+      order = order.slice(0, Math.max(1, kept));
+      mass = cum;
+    }
   }
   let target = u * mass;
   for (const i of order) {
