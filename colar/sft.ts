@@ -79,7 +79,7 @@ export function sftLosses(model: Llama, head: LatentHead | null, batch: SlotBatc
   const inputs = slotEmbeddings(model, batch);
   const noise = head ? (cfg.inputNoise ?? 0) * head.embedStd : 0;
   const fed = noise > 0 ? E.add(inputs, E.mul(E.scale(rng.normal(e, [B, L, d]), noise), e.tensor(groupSlotMask(batch), [B, L, 1]))) : inputs;
-  const { hidden } = model.forward({ embeds: fed, keyMask: e.tensor(batch.mask, [B, L]), dropoutRng: rng, logitsFor: 'none' });
+  const { hidden } = model.forward({ embeds: fed, keyMask: e.tensor(batch.mask, [B, L]), positions: e.tensor(batch.positions, [B, L], 'i32'), dropoutRng: rng, logitsFor: 'none' });
   const ce = model.lmLoss(hidden, e.tensor(batch.targets, [B * L], 'i32'));
   const aux = multiToken ? multiToken.loss(model, hidden, batch.targets) : null;
   if (!head || batch.latentSlots.length === 0) {
@@ -126,6 +126,6 @@ export function ownLatentsCE(model: Llama, batch: SlotBatch, inputs: E.Tensor, s
   const source = Int32Array.from({ length: B * L }, (_, r) => N + r);
   batch.latentSlots.forEach((slot, k) => (source[slot + 1] = k));
   const fed = E.embedding(E.concat([samples, E.reshape(inputs, [B * L, d])], 0), e.tensor(source, [B * L], 'i32'));
-  const { hidden } = model.forward({ embeds: E.reshape(fed, [B, L, d]), keyMask: e.tensor(batch.mask, [B, L]), logitsFor: 'none' });
+  const { hidden } = model.forward({ embeds: E.reshape(fed, [B, L, d]), keyMask: e.tensor(batch.mask, [B, L]), positions: e.tensor(batch.positions, [B, L], 'i32'), logitsFor: 'none' });
   return model.lmLoss(hidden, e.tensor(batch.targets, [B * L], 'i32'));
 }
