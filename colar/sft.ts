@@ -28,9 +28,13 @@ export interface SftLossConfig {
   entropyWeight: number;
   /** weight of the CE of a second pass fed the head's own samples (0: no second pass) */
   predEmbedForwardWeight?: number;
+  /** how that pass feeds the samples: 'aligned' (this project's) or 'reference' (see ownLatentsCE) */
+  predEmbedForwardVariant?: PredEmbedForwardVariant;
   /** std of the noise on the compressed groups fed, in embedding stds (0: none) */
   inputNoise?: number;
 }
+
+export type PredEmbedForwardVariant = 'aligned' | 'reference';
 
 export const DEFAULT_SFT_LOSS: SftLossConfig = { latentLoss: 'mse', ceWeight: 1, latentWeight: 1, entropyWeight: 0 };
 
@@ -98,7 +102,9 @@ export function sftLosses(model: Llama, head: LatentHead | null, batch: SlotBatc
   if (aux) total = E.add(total, aux);
   const pefWeight = cfg.predEmbedForwardWeight ?? 0;
   if (pefWeight === 0) return { total, ce, latent, entropy, multiToken: aux };
-  const predEmbedForward = ownLatentsCE(model, batch, inputs, E.scale(mseSample ?? sample(), head.embedStd));
+  const variant = cfg.predEmbedForwardVariant ?? 'aligned';
+  const samples = variant === 'aligned' ? E.scale(mseSample ?? sample(), head.embedStd) : (mseSample ?? sample());
+  const predEmbedForward = ownLatentsCE(model, batch, inputs, samples, variant);
   return { total: E.add(total, E.scale(predEmbedForward, pefWeight)), ce, latent, entropy, multiToken: aux, predEmbedForward };
 }
 
@@ -111,20 +117,28 @@ export function groupSlotMask(batch: SlotBatch): Float32Array {
 }
 
 /**
- * The reference's pred_embed_forward (docs/METHOD.md §2.3, item 4), at the embedding scale it intends: a
- * second forward in which every slot the latent head predicts (each chain group after "###",
- * and the answer's "###") is fed the head's own sample instead of the gold embedding, scored by
- * the same CE. Gradients reach the head through the samples, so it learns to write latents the
- * model can go on from — the exposure that free-running inference has and teacher forcing lacks.
+ * The reference's pred_embed_forward (docs/METHOD.md §2.3, item 4): a second forward in which
+ * latent slots are fed the head's own samples instead of the gold embeddings, scored by the same
+ * CE. Gradients reach the head through the samples, so it learns to write latents the model can
+ * go on from — the exposure that free-running inference has and teacher forcing lacks.
+ * 'aligned' (this project's): every slot the head predicts (each chain group after "###", and
+ * the answer's "###") reads the sample predicted for it, at the embedding scale (`samples`
+ * already × embedStd). 'reference': as the reference's code does it, each chain slot after
+ * "###" reads the sample its own hidden state produced — the one meant for the next slot — in the
+ * normalised space (`samples` as drawn), and the answer's "###" keeps its gold embedding.
  */
-export function ownLatentsCE(model: Llama, batch: SlotBatch, inputs: E.Tensor, samples: E.Tensor): E.Tensor {
+export function ownLatentsCE(model: Llama, batch: SlotBatch, inputs: E.Tensor, samples: E.Tensor, variant: PredEmbedForwardVariant = 'aligned'): E.Tensor {
   const e = model.engine;
   const { B, L } = batch;
   const d = model.config.hiddenSize;
   const N = batch.latentSlots.length;
-  // one gather from [samples; gold inputs]: slot r reads sample k where r = latentSlots[k] + 1
+  // one gather from [samples; gold inputs]: slot r reads sample k, or its gold input N + r
   const source = Int32Array.from({ length: B * L }, (_, r) => N + r);
-  batch.latentSlots.forEach((slot, k) => (source[slot + 1] = k));
+  const chain = new Set(batch.latentSlots);
+  batch.latentSlots.forEach((slot, k) => {
+    if (variant === 'aligned') source[slot + 1] = k;
+    else if (chain.has(slot - 1)) source[slot] = k;
+  });
   const fed = E.embedding(E.concat([samples, E.reshape(inputs, [B * L, d])], 0), e.tensor(source, [B * L], 'i32'));
   const { hidden } = model.forward({ embeds: E.reshape(fed, [B, L, d]), keyMask: e.tensor(batch.mask, [B, L]), positions: e.tensor(batch.positions, [B, L], 'i32'), logitsFor: 'none' });
   return model.lmLoss(hidden, e.tensor(batch.targets, [B * L], 'i32'));

@@ -53,4 +53,28 @@ describe('pred_embed_forward (second pass on the head\'s own latents)', () => {
     expect(total).toBeCloseTo(ce1 + latent + 0.5 * second, 10);
     run.model.dispose();
   });
+
+  it("in the reference's variant feeds each chain slot after \"###\" the sample its own state drew, and leaves the answer's \"###\" gold", async () => {
+    const run = await buildRunModel(cpu, resolveConfig('tiny', 'colar', small), true);
+    const records = arithmeticDataset('train', 3, 1);
+    const batch = buildSlotBatch(records.map((r) => encodeExample(run.prompt, r, 2)), { compression: 2, pooling: 'sqrt', padId: run.prompt.padId, random: () => 0.5 });
+    const { B, L } = batch;
+    const d = run.model.config.hiddenSize;
+    const N = batch.latentSlots.length;
+    const inputs = E.noGrad(() => slotEmbeddings(run.model, batch));
+    const gather = (slots: number[]) => E.embedding(E.reshape(inputs, [B * L, d]), cpu.tensor(slots, [slots.length], 'i32'));
+    const ce = await E.crossEntropy(E.reshape(E.noGrad(() => run.model.forward({ embeds: inputs, keyMask: cpu.tensor(batch.mask, [B, L]) }).logits!), [B * L, -1]), cpu.tensor(batch.targets, [B * L], 'i32')).item();
+    const reference = (samples: E.Tensor) => E.noGrad(() => ownLatentsCE(run.model, batch, inputs, samples, 'reference')).item();
+    // sample k = the gold input of its own slot: nothing changes
+    expect(await reference(gather([...batch.latentSlots]))).toBeCloseTo(ce, 10);
+    // the aligned variant's gold (the next slot's input) is not what this one expects
+    expect(Math.abs((await reference(gather(batch.latentSlots.map((s) => s + 1)))) - ce)).toBeGreaterThan(1e-3);
+    // the "###" slots keep their gold input: changing the samples drawn there changes nothing
+    const chain = new Set(batch.latentSlots);
+    const noisyAtSeparators = Array.from({ length: N }, (_, k) => (chain.has(batch.latentSlots[k] - 1) ? 0 : 1));
+    const own = await gather([...batch.latentSlots]).data();
+    const moved = cpu.tensor(Array.from(own, (x, i) => x + 5 * noisyAtSeparators[Math.floor(i / d)]), [N, d]);
+    expect(await reference(moved)).toBeCloseTo(ce, 10);
+    run.model.dispose();
+  });
 });
