@@ -19,7 +19,8 @@ export function generateCommand(): Command {
     .option('--temperature <t>', 'sampling temperature', numberIn(0, Infinity), 1)
     .option('--top-p <p>', 'nucleus sampling mass (0 keeps the top token)', numberIn(0, 1), 0.9)
     .option('--seed <n>', 'sampling seed', integerAtLeast(0), 0)
-    .action(async (o: { model?: string; ckpt?: string; prompt: string; maxNewTokens: number; compression: number; greedy?: boolean; temperature: number; topP: number; seed: number }) => {
+    .option('--allow-non-finite', 'with --model: load weights that hold NaN or infinity instead of refusing them')
+    .action(async (o: { model?: string; ckpt?: string; prompt: string; maxNewTokens: number; compression: number; greedy?: boolean; temperature: number; topP: number; seed: number; allowNonFinite?: boolean }) => {
       if (!o.model === !o.ckpt) throw new Error('generate: give exactly one of --model DIR or --ckpt RUN_DIR');
       const { seed, compression, maxNewTokens, temperature, topP } = o;
       const engine = await Engine.create();
@@ -38,7 +39,7 @@ export function generateCommand(): Command {
         const tokenizer = await dir.loadTokenizer();
         const eosIds = dir.eosTokenIds();
         await dir.close();
-        const model = await loadModelDir(engine, o.model!);
+        const model = await loadModelDir(engine, o.model!, { allowNonFinite: o.allowNonFinite });
         const [ids] = await generate(model, [tokenizer.encode(o.prompt)], {
           maxNewTokens, eosIds, padId: model.config.padTokenId ?? 0, seed,
           greedy: o.greedy, temperature, topP,

@@ -9,7 +9,8 @@ export function scoreCommand(): Command {
     .requiredOption('--model <dir>', 'a Hugging Face model directory')
     .requiredOption('--text <text>', 'the text to score')
     .option('--json', 'print JSON instead of a table')
-    .action(async (o: { model: string; text: string; json?: boolean }) => {
+    .option('--allow-non-finite', 'load weights that hold NaN or infinity instead of refusing them')
+    .action(async (o: { model: string; text: string; json?: boolean; allowNonFinite?: boolean }) => {
       const dir = await ModelDir.open(o.model);
       const tokenizer = await dir.loadTokenizer();
       await dir.close();
@@ -17,7 +18,7 @@ export function scoreCommand(): Command {
       if (ids.length < 2) throw new Error('score --text: needs at least two tokens');
       const engine = await E.Engine.create();
       try {
-        const model = await loadModelDir(engine, o.model);
+        const model = await loadModelDir(engine, o.model, { allowNonFinite: o.allowNonFinite });
         const T = ids.length;
         const nll = E.noGrad(() =>
           engine.scope(() => {

@@ -14,12 +14,12 @@ import { syntheticTokenizerFiles, SPECIAL_TOKENS, type NumberTokens } from '../d
 import { latestCheckpoint, loadWeights, WEIGHTS } from './checkpoint.js';
 import { embeddingStd, LatentHead } from './latent_head.js';
 import { MultiTokenHeads } from './multi_token.js';
-import { parseLlamaConfig, toHF, type LlamaConfig } from './llama/config.js';
+import { parseLlamaConfig, readJsonFile, toHF, type LlamaConfig } from './llama/config.js';
 import { initLlama } from './llama/init.js';
 import { loadModelDir } from './llama/load.js';
 import { applyLora, loraParameters } from './llama/lora.js';
 import type { Llama } from './llama/model.js';
-import { writeModelDir } from './llama/model_dir.js';
+import { checkTokenizerFitsModel, writeModelDir } from './llama/model_dir.js';
 import { Tokenizer } from './llama/tokenizer.js';
 import { arithmeticOptions, type TrainConfig } from './train_config.js';
 
@@ -38,7 +38,7 @@ export const MODEL_SUBDIR = 'model';
 /** The run's tokenizer: the synthetic task's own, or the model directory's. */
 export async function runTokenizer(cfg: TrainConfig): Promise<{ tokenizer: Tokenizer; json: object; config: Record<string, unknown> }> {
   if (cfg.model.path) {
-    const json = JSON.parse(await readFile(join(cfg.model.path, 'tokenizer.json'), 'utf8')) as object;
+    const json = (await readJsonFile(join(cfg.model.path, 'tokenizer.json'))) as object;
     const config = JSON.parse(await readFile(join(cfg.model.path, 'tokenizer_config.json'), 'utf8').catch(() => '{}')) as Record<string, unknown>;
     return { tokenizer: Tokenizer.fromJSON(json, join(cfg.model.path, 'tokenizer.json')), json, config };
   }
@@ -102,6 +102,7 @@ export async function buildRunModel(engine: E.Engine, cfg: TrainConfig, withHead
   const prompt = promptTokenizer(tokenizer, tokConfig);
   const rng = new E.Rng(cfg.seed);
   const model = cfg.model.path ? await loadModelDir(engine, cfg.model.path) : initLlama(engine, tinyConfig(cfg, tokenizer, prompt), rng);
+  if (cfg.model.path) checkTokenizerFitsModel(tokenizer, model.config, cfg.model.path);
   if (cfg.lora.enabled) applyLora(model, { r: cfg.lora.r, alpha: cfg.lora.alpha, dropout: cfg.lora.dropout, targetModules: cfg.lora.target_modules }, rng);
   const run: RunModel = { model, head: null, tokenizer, prompt };
   if ((cfg.train.multi_token ?? 1) > 1) run.multiToken = MultiTokenHeads.init(engine, model.config.hiddenSize, cfg.train.multi_token);

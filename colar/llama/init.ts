@@ -9,29 +9,52 @@ import { Llama, type DecoderLayer } from './model.js';
 /** Fetches a tensor by its Hugging Face name. */
 export type WeightSource = (name: string, shape: number[]) => E.Tensor;
 
-export function buildLlama(engine: E.Engine, config: LlamaConfig, weight: WeightSource): Llama {
+/** Every weight of a Llama with this configuration: Hugging Face name → shape, in build order. */
+export function llamaWeightShapes(config: LlamaConfig): Map<string, number[]> {
   const c = config;
   const qDim = c.numAttentionHeads * c.headDim;
   const kvDim = c.numKeyValueHeads * c.headDim;
   const d = c.hiddenSize;
-  const layers: DecoderLayer[] = Array.from({ length: c.numHiddenLayers }, (_, i) => {
+  const shapes = new Map<string, number[]>();
+  for (let i = 0; i < c.numHiddenLayers; i++) {
     const p = `model.layers.${i}`;
-    const lin = (name: string, out: number, inp: number) => new Linear(weight(`${p}.${name}.weight`, [out, inp]));
+    shapes.set(`${p}.input_layernorm.weight`, [d]);
+    shapes.set(`${p}.self_attn.q_proj.weight`, [qDim, d]);
+    shapes.set(`${p}.self_attn.k_proj.weight`, [kvDim, d]);
+    shapes.set(`${p}.self_attn.v_proj.weight`, [kvDim, d]);
+    shapes.set(`${p}.self_attn.o_proj.weight`, [d, qDim]);
+    shapes.set(`${p}.post_attention_layernorm.weight`, [d]);
+    shapes.set(`${p}.mlp.gate_proj.weight`, [c.intermediateSize, d]);
+    shapes.set(`${p}.mlp.up_proj.weight`, [c.intermediateSize, d]);
+    shapes.set(`${p}.mlp.down_proj.weight`, [d, c.intermediateSize]);
+  }
+  shapes.set('model.embed_tokens.weight', [c.vocabSize, d]);
+  shapes.set('model.norm.weight', [d]);
+  if (!c.tieWordEmbeddings) shapes.set('lm_head.weight', [c.vocabSize, d]);
+  return shapes;
+}
+
+export function buildLlama(engine: E.Engine, config: LlamaConfig, weight: WeightSource): Llama {
+  const shapes = llamaWeightShapes(config);
+  const w = (name: string) => weight(name, shapes.get(name)!);
+  const layers: DecoderLayer[] = Array.from({ length: config.numHiddenLayers }, (_, i) => {
+    const p = `model.layers.${i}`;
+    const lin = (name: string) => new Linear(w(`${p}.${name}.weight`));
     return {
-      inputNorm: weight(`${p}.input_layernorm.weight`, [d]),
-      q: lin('self_attn.q_proj', qDim, d),
-      k: lin('self_attn.k_proj', kvDim, d),
-      v: lin('self_attn.v_proj', kvDim, d),
-      o: lin('self_attn.o_proj', d, qDim),
-      postNorm: weight(`${p}.post_attention_layernorm.weight`, [d]),
-      gate: lin('mlp.gate_proj', c.intermediateSize, d),
-      up: lin('mlp.up_proj', c.intermediateSize, d),
-      down: lin('mlp.down_proj', d, c.intermediateSize),
+      inputNorm: w(`${p}.input_layernorm.weight`),
+      q: lin('self_attn.q_proj'),
+      k: lin('self_attn.k_proj'),
+      v: lin('self_attn.v_proj'),
+      o: lin('self_attn.o_proj'),
+      postNorm: w(`${p}.post_attention_layernorm.weight`),
+      gate: lin('mlp.gate_proj'),
+      up: lin('mlp.up_proj'),
+      down: lin('mlp.down_proj'),
     };
   });
-  const embed = weight('model.embed_tokens.weight', [c.vocabSize, d]);
-  const norm = weight('model.norm.weight', [d]);
-  const lmHead = c.tieWordEmbeddings ? null : weight('lm_head.weight', [c.vocabSize, d]);
+  const embed = w('model.embed_tokens.weight');
+  const norm = w('model.norm.weight');
+  const lmHead = config.tieWordEmbeddings ? null : w('lm_head.weight');
   return new Llama(engine, config, embed, layers, norm, lmHead);
 }
 

@@ -1,26 +1,68 @@
 // Moving whole models between disk (Hugging Face layout) and the device. Tensors stream one at
 // a time, so host memory holds at most one tensor beyond what the device copies.
+//
+// Loading is strict: the checkpoint must hold exactly the weights config.json describes, with
+// their shapes, as floating-point values, and finite unless asked otherwise. Names, shapes and
+// dtypes are checked from the headers before any tensor is read.
 
+import { join } from 'node:path';
 import * as E from '../../engine/index.js';
-import { buildLlama } from './init.js';
+import { buildLlama, llamaWeightShapes } from './init.js';
 import type { Llama } from './model.js';
-import { ModelDir, writeModelDir } from './model_dir.js';
+import { CONFIG_FILE, ModelDir, type ModelTensorInfo, writeModelDir } from './model_dir.js';
+import type { SafetensorsDType, TensorData } from './safetensors.js';
 
-export async function loadModelDir(engine: E.Engine, path: string): Promise<Llama> {
+export interface LoadModelOptions {
+  /** Load weights holding NaN or infinity instead of refusing them (e.g. to inspect a diverged run). */
+  allowNonFinite?: boolean;
+}
+
+const FLOAT_DTYPES: SafetensorsDType[] = ['F32', 'F16', 'BF16', 'F64'];
+
+// A buffer that older transformers versions saved and recomputes from the config; it carries no weights.
+const RECOMPUTED_BUFFER = /^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$/;
+
+/** Refuses a checkpoint whose tensors are not exactly the weights of the model its config.json describes. */
+function checkTensors(dir: ModelDir, expected: Map<string, number[]>): void {
+  const where = (t: ModelTensorInfo) => `${join(dir.dir, t.file)}: tensor "${t.name}"`;
+  const config = join(dir.dir, CONFIG_FILE);
+  for (const t of dir.tensors) {
+    const shape = expected.get(t.name);
+    if (shape === undefined) {
+      if (RECOMPUTED_BUFFER.test(t.name)) continue;
+      // A tied model may still carry lm_head.weight (a copy of the embeddings).
+      if (t.name === 'lm_head.weight' && dir.config.tieWordEmbeddings) continue;
+      const layer = /^model\.layers\.(\d+)\./.exec(t.name);
+      if (layer && Number(layer[1]) >= dir.config.numHiddenLayers) throw new Error(`${where(t)} belongs to layer ${layer[1]}, but ${config} has num_hidden_layers ${dir.config.numHiddenLayers}`);
+      throw new Error(`${where(t)} is not a weight of the Llama model ${config} describes`);
+    }
+    if (t.shape.join() !== shape.join()) throw new Error(`${where(t)} has shape [${t.shape}], but ${config} needs [${shape}]`);
+    if (!FLOAT_DTYPES.includes(t.dtype)) throw new Error(`${where(t)} has dtype ${t.dtype}; weights must be floating point (${FLOAT_DTYPES.join(', ')})`);
+  }
+  for (const name of expected.keys()) if (dir.info(name) === undefined) throw new Error(`${dir.dir}: tensor "${name}" is missing (${config} needs it)`);
+}
+
+function firstNonFinite(values: TensorData): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
+}
+
+export async function loadModelDir(engine: E.Engine, path: string, options: LoadModelOptions = {}): Promise<Llama> {
   const dir = await ModelDir.open(path);
+  const weights = new Map<string, E.Tensor>();
   try {
-    const weights = new Map<string, E.Tensor>();
-    for await (const { info, data } of dir.stream()) weights.set(info.name, E.keep(engine.tensor(data, info.shape)));
-    const model = buildLlama(engine, dir.config, (name, shape) => {
-      const t = weights.get(name);
-      if (!t) throw new Error(`${path}: tensor ${name} is missing`);
-      if (t.shape.join() !== shape.join()) throw new Error(`${path}: tensor ${name} has shape [${t.shape}], expected [${shape}]`);
-      weights.delete(name);
-      return t;
-    });
-    // a checkpoint that ties embeddings may still carry lm_head.weight; extra tensors are dropped
+    const expected = llamaWeightShapes(dir.config);
+    checkTensors(dir, expected);
+    for await (const { info, data } of dir.stream()) {
+      if (!expected.has(info.name)) continue;
+      const bad = options.allowNonFinite ? -1 : firstNonFinite(data);
+      if (bad >= 0) throw new Error(`${join(path, info.file)}: tensor "${info.name}" holds ${data[bad]} at element ${bad}; weights must be finite`);
+      weights.set(info.name, E.keep(engine.tensor(data, info.shape)));
+    }
+    return buildLlama(engine, dir.config, (name) => weights.get(name)!);
+  } catch (e) {
     for (const t of weights.values()) t.dispose();
-    return model;
+    throw e;
   } finally {
     await dir.close();
   }
