@@ -9,34 +9,50 @@ import { Llama, type DecoderLayer } from './model.js';
 /** Fetches a tensor by its Hugging Face name. */
 export type WeightSource = (name: string, shape: number[]) => E.Tensor;
 
-/** Every weight of a Llama with this configuration: Hugging Face name → shape, in build order. */
-export function llamaWeightShapes(config: LlamaConfig): Map<string, number[]> {
-  const c = config;
+/** Shapes of one decoder layer's weights, by name within the layer. */
+function layerWeightShapes(c: LlamaConfig): Record<string, number[]> {
   const qDim = c.numAttentionHeads * c.headDim;
   const kvDim = c.numKeyValueHeads * c.headDim;
   const d = c.hiddenSize;
-  const shapes = new Map<string, number[]>();
-  for (let i = 0; i < c.numHiddenLayers; i++) {
-    const p = `model.layers.${i}`;
-    shapes.set(`${p}.input_layernorm.weight`, [d]);
-    shapes.set(`${p}.self_attn.q_proj.weight`, [qDim, d]);
-    shapes.set(`${p}.self_attn.k_proj.weight`, [kvDim, d]);
-    shapes.set(`${p}.self_attn.v_proj.weight`, [kvDim, d]);
-    shapes.set(`${p}.self_attn.o_proj.weight`, [d, qDim]);
-    shapes.set(`${p}.post_attention_layernorm.weight`, [d]);
-    shapes.set(`${p}.mlp.gate_proj.weight`, [c.intermediateSize, d]);
-    shapes.set(`${p}.mlp.up_proj.weight`, [c.intermediateSize, d]);
-    shapes.set(`${p}.mlp.down_proj.weight`, [d, c.intermediateSize]);
-  }
-  shapes.set('model.embed_tokens.weight', [c.vocabSize, d]);
-  shapes.set('model.norm.weight', [d]);
-  if (!c.tieWordEmbeddings) shapes.set('lm_head.weight', [c.vocabSize, d]);
+  return {
+    'input_layernorm.weight': [d],
+    'self_attn.q_proj.weight': [qDim, d],
+    'self_attn.k_proj.weight': [kvDim, d],
+    'self_attn.v_proj.weight': [kvDim, d],
+    'self_attn.o_proj.weight': [d, qDim],
+    'post_attention_layernorm.weight': [d],
+    'mlp.gate_proj.weight': [c.intermediateSize, d],
+    'mlp.up_proj.weight': [c.intermediateSize, d],
+    'mlp.down_proj.weight': [d, c.intermediateSize],
+  };
+}
+
+/** Shapes of the weights outside the layers. */
+function outerWeightShapes(c: LlamaConfig): Record<string, number[]> {
+  const shapes: Record<string, number[]> = { 'model.embed_tokens.weight': [c.vocabSize, c.hiddenSize], 'model.norm.weight': [c.hiddenSize] };
+  if (!c.tieWordEmbeddings) shapes['lm_head.weight'] = [c.vocabSize, c.hiddenSize];
   return shapes;
 }
 
+const LAYER_WEIGHT = /^model\.layers\.(0|[1-9]\d*)\.(.+)$/;
+
+/** The shape of weight `name` (a Hugging Face name) in a Llama with this configuration; undefined when it has none. */
+export function llamaWeightShape(config: LlamaConfig, name: string): number[] | undefined {
+  const layer = LAYER_WEIGHT.exec(name);
+  if (!layer) return Object.hasOwn(outerWeightShapes(config), name) ? outerWeightShapes(config)[name] : undefined;
+  const shapes = layerWeightShapes(config);
+  return Number(layer[1]) < config.numHiddenLayers && Object.hasOwn(shapes, layer[2]) ? shapes[layer[2]] : undefined;
+}
+
+/** The names of every weight of a Llama with this configuration, lazily (a config may claim millions of layers). */
+export function* llamaWeightNames(config: LlamaConfig): Generator<string> {
+  const inLayer = Object.keys(layerWeightShapes(config));
+  for (let i = 0; i < config.numHiddenLayers; i++) for (const name of inLayer) yield `model.layers.${i}.${name}`;
+  yield* Object.keys(outerWeightShapes(config));
+}
+
 export function buildLlama(engine: E.Engine, config: LlamaConfig, weight: WeightSource): Llama {
-  const shapes = llamaWeightShapes(config);
-  const w = (name: string) => weight(name, shapes.get(name)!);
+  const w = (name: string) => weight(name, llamaWeightShape(config, name)!);
   const layers: DecoderLayer[] = Array.from({ length: config.numHiddenLayers }, (_, i) => {
     const p = `model.layers.${i}`;
     const lin = (name: string) => new Linear(w(`${p}.${name}.weight`));

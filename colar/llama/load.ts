@@ -7,7 +7,7 @@
 
 import { join } from 'node:path';
 import * as E from '../../engine/index.js';
-import { buildLlama, llamaWeightShapes } from './init.js';
+import { buildLlama, llamaWeightNames, llamaWeightShape } from './init.js';
 import type { Llama } from './model.js';
 import { CONFIG_FILE, ModelDir, type ModelTensorInfo, writeModelDir } from './model_dir.js';
 import type { SafetensorsDType, TensorData } from './safetensors.js';
@@ -23,11 +23,11 @@ const FLOAT_DTYPES: SafetensorsDType[] = ['F32', 'F16', 'BF16', 'F64'];
 const RECOMPUTED_BUFFER = /^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$/;
 
 /** Refuses a checkpoint whose tensors are not exactly the weights of the model its config.json describes. */
-function checkTensors(dir: ModelDir, expected: Map<string, number[]>): void {
+function checkTensors(dir: ModelDir): void {
   const where = (t: ModelTensorInfo) => `${join(dir.dir, t.file)}: tensor "${t.name}"`;
   const config = join(dir.dir, CONFIG_FILE);
   for (const t of dir.tensors) {
-    const shape = expected.get(t.name);
+    const shape = llamaWeightShape(dir.config, t.name);
     if (shape === undefined) {
       if (RECOMPUTED_BUFFER.test(t.name)) continue;
       // A tied model may still carry lm_head.weight (a copy of the embeddings).
@@ -39,7 +39,7 @@ function checkTensors(dir: ModelDir, expected: Map<string, number[]>): void {
     if (t.shape.join() !== shape.join()) throw new Error(`${where(t)} has shape [${t.shape}], but ${config} needs [${shape}]`);
     if (!FLOAT_DTYPES.includes(t.dtype)) throw new Error(`${where(t)} has dtype ${t.dtype}; weights must be floating point (${FLOAT_DTYPES.join(', ')})`);
   }
-  for (const name of expected.keys()) if (dir.info(name) === undefined) throw new Error(`${dir.dir}: tensor "${name}" is missing (${config} needs it)`);
+  for (const name of llamaWeightNames(dir.config)) if (dir.info(name) === undefined) throw new Error(`${dir.dir}: tensor "${name}" is missing (${config} needs it)`);
 }
 
 function firstNonFinite(values: TensorData): number {
@@ -51,10 +51,9 @@ export async function loadModelDir(engine: E.Engine, path: string, options: Load
   const dir = await ModelDir.open(path);
   const weights = new Map<string, E.Tensor>();
   try {
-    const expected = llamaWeightShapes(dir.config);
-    checkTensors(dir, expected);
+    checkTensors(dir);
     for await (const { info, data } of dir.stream()) {
-      if (!expected.has(info.name)) continue;
+      if (llamaWeightShape(dir.config, info.name) === undefined) continue;
       const bad = options.allowNonFinite ? -1 : firstNonFinite(data);
       if (bad >= 0) throw new Error(`${join(path, info.file)}: tensor "${info.name}" holds ${data[bad]} at element ${bad}; weights must be finite`);
       weights.set(info.name, E.keep(engine.tensor(data, info.shape)));

@@ -7,6 +7,7 @@
 // words costs one Map lookup per word. decode: ids → token strings → bytes → UTF-8.
 
 import { readFile } from 'node:fs/promises';
+import { oneLine } from '../../io/files.js';
 
 export interface DecodeOptions {
   skipSpecialTokens?: boolean;
@@ -220,7 +221,7 @@ export class Tokenizer {
     try {
       json = JSON.parse(await readFile(path, 'utf8'));
     } catch (e) {
-      throw new Error(`${path}: cannot read tokenizer JSON: ${(e as Error).message}`);
+      throw new Error(`${path}: cannot read tokenizer JSON: ${oneLine((e as Error).message)}`);
     }
     return Tokenizer.fromJSON(json, path);
   }

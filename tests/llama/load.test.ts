@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LlamaConfig, llamaPreset } from '../../colar/llama/config.js';
 import { Decoder } from '../../colar/llama/decoder.js';
-import { llamaWeightShapes } from '../../colar/llama/init.js';
+import { llamaWeightNames, llamaWeightShape } from '../../colar/llama/init.js';
 import { loadModelDir } from '../../colar/llama/load.js';
 import { ModelDir, writeModelDir } from '../../colar/llama/model_dir.js';
 import type { TensorToWrite } from '../../colar/llama/safetensors.js';
@@ -28,11 +28,10 @@ const config: LlamaConfig = { ...llamaPreset('tiny', { vocabSize: 302, bosTokenI
 
 /** Every weight of `c`, small deterministic values. */
 function weightsOf(c: LlamaConfig): TensorToWrite[] {
-  return [...llamaWeightShapes(c)].map(([name, shape], k) => ({
-    name,
-    shape,
-    data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (((i * 13 + k) % 31) - 15) / 256),
-  }));
+  return [...llamaWeightNames(c)].map((name, k) => {
+    const shape = llamaWeightShape(c, name)!;
+    return { name, shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (((i * 13 + k) % 31) - 15) / 256) };
+  });
 }
 
 let counter = 0;
