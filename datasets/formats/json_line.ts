@@ -15,9 +15,11 @@ export function parseJsonObject(text: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/** A string field with some text in it: a blank question or answer is no record. */
 export function stringField(object: Record<string, unknown>, key: string): string {
   const value = object[key];
   if (typeof value !== 'string') throw new MalformedRecord(`field '${key}' must be a string, got ${describe(value)}`);
+  if (value.trim() === '') throw new MalformedRecord(`field '${key}' is empty`);
   return value;
 }
 
