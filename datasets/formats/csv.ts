@@ -4,7 +4,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
-import { FileError } from '../../io/files.js';
+import { FileError, oneLine } from '../../io/files.js';
 import { DatasetError, MalformedRecord } from '../dataset_error.js';
 import type { RawRecord } from '../raw_record.js';
 import { readUtf8Chunks } from '../utf8_text.js';
@@ -43,7 +43,7 @@ export async function* csvRawRecords(file: string, columns: CsvColumns = DEFAULT
         const header = row.record;
         const find = (name: string) => header.indexOf(name);
         const missing = [columns.question, columns.answer, ...(columns.steps === undefined ? [] : [columns.steps])].filter((name) => find(name) < 0);
-        if (missing.length > 0) throw new DatasetError(file, line, `header has no column ${missing.map((name) => `'${name}'`).join(', ')} (columns: ${header.join(', ')})`);
+        if (missing.length > 0) throw new DatasetError(file, line, `header has no column ${missing.map((name) => `'${name}'`).join(', ')} (columns: ${oneLine(header.join(', '))})`);
         index = { question: find(columns.question), answer: find(columns.answer), steps: find(columns.steps ?? 'steps'), width: header.length };
         continue;
       }

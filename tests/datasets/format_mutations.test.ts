@@ -89,6 +89,15 @@ function expectWellFormed(records: QsaRecord[], file: string): void {
 let counter = 0;
 
 describe('dataset formats on mutated files', () => {
+  it('an error quoting a line break of the file is still one line', async () => {
+    const file = path.join(root, 'header.csv');
+    await writeFile(file, 'a,"b\nc"\n1,2\n');
+    await expect(loadRecords(file)).rejects.toThrow(/^[^\n]*header\.csv:1: header has no column 'question', 'answer' \(columns: a, b\\nc\)$/);
+    const qsa = path.join(root, 'element.json');
+    await writeFile(qsa, '[{"question": "q",\n "answer": }]');
+    await expect(loadRecords(qsa)).rejects.toThrow(/^[^\n]*element\.json:1: qsa-json record: invalid JSON: [^\n]*$/);
+  });
+
   it('load well-formed records or fail with one line naming the file; conversions are all or nothing', async () => {
     const outcomes = { ok: 0, rejected: 0 };
     await fc.assert(
