@@ -39,9 +39,12 @@ const LAYER_WEIGHT = /^model\.layers\.(0|[1-9]\d*)\.(.+)$/;
 /** The shape of weight `name` (a Hugging Face name) in a Llama with this configuration; undefined when it has none. */
 export function llamaWeightShape(config: LlamaConfig, name: string): number[] | undefined {
   const layer = LAYER_WEIGHT.exec(name);
-  if (!layer) return Object.hasOwn(outerWeightShapes(config), name) ? outerWeightShapes(config)[name] : undefined;
-  const shapes = layerWeightShapes(config);
-  return Number(layer[1]) < config.numHiddenLayers && Object.hasOwn(shapes, layer[2]) ? shapes[layer[2]] : undefined;
+  if (!layer) {
+    const outer = outerWeightShapes(config);
+    return Object.hasOwn(outer, name) ? outer[name] : undefined;
+  }
+  const inLayer = layerWeightShapes(config);
+  return Number(layer[1]) < config.numHiddenLayers && Object.hasOwn(inLayer, layer[2]) ? inLayer[layer[2]] : undefined;
 }
 
 /** The names of every weight of a Llama with this configuration, lazily (a config may claim millions of layers). */

@@ -52,8 +52,10 @@ export async function loadModelDir(engine: E.Engine, path: string, options: Load
   const weights = new Map<string, E.Tensor>();
   try {
     checkTensors(dir);
-    for await (const { info, data } of dir.stream()) {
+    // In on-disk order; what the model does not use (a tied model's lm_head copy) is never read.
+    for (const info of dir.tensors) {
       if (llamaWeightShape(dir.config, info.name) === undefined) continue;
+      const data = await dir.read(info.name);
       const bad = options.allowNonFinite ? -1 : firstNonFinite(data);
       if (bad >= 0) throw new Error(`${join(path, info.file)}: tensor "${info.name}" holds ${data[bad]} at element ${bad}; weights must be finite`);
       weights.set(info.name, E.keep(engine.tensor(data, info.shape)));
