@@ -15,12 +15,13 @@ export function generateCommand(): Command {
     .option('--temperature <t>', 'sampling temperature', numberIn(0, Infinity), 1)
     .option('--top-p <p>', 'nucleus sampling mass (0 keeps the top token)', numberIn(0, 1), 0.9)
     .option('--seed <n>', 'sampling seed', integerAtLeast(0), 0)
-    .action(async (o: ModelFlags & { prompt: string; maxNewTokens: number; compression: number; greedy?: boolean; temperature: number; topP: number; seed: number }) => {
+    .option('--allow-non-finite', 'load weights that hold NaN or infinity instead of refusing them')
+    .action(async (o: ModelFlags & { prompt: string; maxNewTokens: number; compression: number; greedy?: boolean; temperature: number; topP: number; seed: number; allowNonFinite?: boolean }) => {
       const source = await modelSource(o, 'generate');
       const { seed, compression, maxNewTokens, temperature, topP } = o;
       const engine = await Engine.create();
       try {
-        const { run, eosIds } = await loadModel(engine, source);
+        const { run, eosIds } = await loadModel(engine, source, { allowNonFinite: o.allowNonFinite });
         if (run.head) {
           const r = await latentReasoning(run.model, run.head, run.prompt, [o.prompt], {
             compression, maxLatentSteps: 64, latentTemperature: 1, deterministic: o.greedy ?? false, stopTemperature: 1,

@@ -8,11 +8,12 @@ export function scoreCommand(): Command {
   return addModelFlags(new Command('score').description('per-token log-probabilities of a text under a model'))
     .requiredOption('--text <text>', 'the text to score')
     .option('--json', 'print JSON instead of a table')
-    .action(async (o: ModelFlags & { text: string; json?: boolean }) => {
+    .option('--allow-non-finite', 'load weights that hold NaN or infinity instead of refusing them')
+    .action(async (o: ModelFlags & { text: string; json?: boolean; allowNonFinite?: boolean }) => {
       const source = await modelSource(o, 'score');
       const engine = await E.Engine.create();
       try {
-        const { run } = await loadModel(engine, source);
+        const { run } = await loadModel(engine, source, { allowNonFinite: o.allowNonFinite });
         const ids = run.tokenizer.encode(o.text);
         if (ids.length < 2) throw new Error('score --text: needs at least two tokens');
         const logprobs = await tokenLogprobs(run.model, ids);

@@ -68,7 +68,7 @@ export interface LoadedModel {
 }
 
 /** The model of any source, ready for inference: adapters applied, latent head when there is one. */
-export async function loadModel(engine: E.Engine, source: ModelSource): Promise<LoadedModel> {
+export async function loadModel(engine: E.Engine, source: ModelSource, opts: { allowNonFinite?: boolean } = {}): Promise<LoadedModel> {
   if (source.kind === 'run') {
     const { cfg, run } = await loadRun(engine, source.dir);
     return { run, cfg, pooling: cfg.colar.pooling as Pooling, eosIds: [run.prompt.eosId] };
@@ -79,7 +79,7 @@ export async function loadModel(engine: E.Engine, source: ModelSource): Promise<
   await dir.close();
   const { tokenizer } = await modelDirTokenizer(source.dir);
   // inference trains nothing: 16-bit weights stay 16-bit
-  const model = await loadModelDir(engine, source.dir, { frozen: true });
+  const model = await loadModelDir(engine, source.dir, { frozen: true, allowNonFinite: opts.allowNonFinite });
   if (source.adapter) await loadLora(model, source.adapter);
   let head: LatentHead | null = null;
   let pooling = (presetConfig('tiny').colar as { pooling: Pooling }).pooling;

@@ -17,11 +17,11 @@ import { latestCheckpoint, loadWeights, WEIGHTS } from './checkpoint.js';
 import { embeddingStd, LatentHead } from './latent_head.js';
 import { readLatentHeadConfig } from './latent_head_file.js';
 import { MultiTokenHeads } from './multi_token.js';
-import { parseLlamaConfig, toHF, type LlamaConfig } from './llama/config.js';
+import { parseLlamaConfig, readJsonFile, toHF, type LlamaConfig } from './llama/config.js';
 import { initLlama } from './llama/init.js';
 import { ADAPTER_CONFIG_FILE, applyLora, loraParameters } from './llama/lora.js';
 import type { Llama } from './llama/model.js';
-import { CONFIG_FILE } from './llama/model_dir.js';
+import { CONFIG_FILE, checkTokenizerFitsModel } from './llama/model_dir.js';
 import { Tokenizer } from './llama/tokenizer.js';
 import { CONFIG_NAMES, isFile, loadBaseModel, loadExportedWeights, resolveModelSource, sourceTokenizer } from './model_source.js';
 import { arithmeticOptions, normalizeRunConfig, type TrainConfig } from './train_config.js';
@@ -104,6 +104,7 @@ export async function buildRunModel(engine: E.Engine, cfg: TrainConfig, withHead
   const rng = new E.Rng(cfg.seed);
   // a LoRA run freezes the base: its 16-bit weights stay 16-bit
   const model = cfg.model.path ? await loadBaseModel(engine, await baseSource(cfg), { frozen: cfg.lora.enabled }) : initLlama(engine, tinyConfig(cfg, tokenizer, prompt), rng);
+  if (cfg.model.path) checkTokenizerFitsModel(tokenizer, model.config, cfg.model.path);
   if (cfg.lora.enabled) applyLora(model, { r: cfg.lora.r, alpha: cfg.lora.alpha, dropout: cfg.lora.dropout, targetModules: cfg.lora.target_modules }, rng);
   const run: RunModel = { model, head: null, tokenizer, prompt };
   if ((cfg.train.multi_token ?? 1) > 1) run.multiToken = MultiTokenHeads.init(engine, model.config.hiddenSize, cfg.train.multi_token);

@@ -2,7 +2,6 @@
 // (or takes it by name), streams the records, and applies one policy to malformed records:
 // fail at the first (default), or skip them and hand back each one's error for counting.
 
-import { open } from 'node:fs/promises';
 import { DatasetError, MalformedRecord } from './dataset_error.js';
 import { csvRawRecords, type CsvColumns, DEFAULT_CSV_COLUMNS } from './formats/csv.js';
 import { parseGsm8kLine } from './formats/gsm8k.js';
@@ -12,6 +11,7 @@ import { parseQsaElement, streamJsonArrayElements } from './formats/qsa_json.js'
 import { readNonEmptyLines } from './lines.js';
 import type { RawRecord } from './raw_record.js';
 import type { QsaRecord, QuestionStepsAnswer } from './record.js';
+import { readUtf8Chunks } from './utf8_text.js';
 
 export const INPUT_FORMATS = ['qsa-json', 'icot', 'gsm8k', 'pal', 'csv'] as const;
 export type InputFormat = (typeof INPUT_FORMATS)[number];
@@ -27,17 +27,10 @@ export interface LoadOptions {
   csv?: Partial<CsvColumns>;
 }
 
-const DETECTION_SAMPLE_BYTES = 1 << 16;
-
+/** The file's first chunk of text (tens of kilobytes), without a byte-order mark. */
 async function fileStart(file: string): Promise<string> {
-  const handle = await open(file, 'r');
-  try {
-    const buffer = Buffer.alloc(DETECTION_SAMPLE_BYTES);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return buffer.subarray(0, bytesRead).toString('utf8').replace(/^\uFEFF/, '');
-  } finally {
-    await handle.close();
-  }
+  for await (const text of readUtf8Chunks(file)) return text.replace(/^\uFEFF/, '');
+  return '';
 }
 
 /** Names the format of a file from its extension (CSV) or its first record. */

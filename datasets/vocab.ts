@@ -5,6 +5,7 @@
 // tiny models learn arithmetic far better that way) or, as an option, every 1–3 digit chunk the
 // Llama-3 pre-tokenizer can cut is one token. Specials are added tokens after the vocabulary.
 
+import { LLAMA3_PRETOKENIZER_PATTERN } from '../colar/llama/tokenizer.js';
 import { answerText, questionPromptText, THINKING_SEPARATOR } from './prompt.js';
 import { arithmeticTemplateQuestions } from './synthetic.js';
 
@@ -16,10 +17,6 @@ export const SPECIAL_TOKENS = {
   eos: '<|eot_id|>',
   pad: '[PAD]',
 } as const;
-
-/** Llama-3's pre-tokenizer pattern, as its tokenizer.json writes it. */
-export const LLAMA3_PRETOKENIZER_PATTERN =
-  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 // The same pattern for JavaScript (no inline (?i:) groups); enough for the ASCII template texts.
 const PRETOKENIZER = /'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu;

@@ -1,9 +1,7 @@
 // Writes records to disk as QSA JSON (what the reference trains on) or as iCoT lines,
 // streaming, so converting a large file never holds it in memory.
 
-import { createWriteStream } from 'node:fs';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { writeChunksAtomic } from '../io/files.js';
 import { formatIcotLine } from './formats/icot.js';
 import { qsaJsonChunks } from './formats/qsa_json.js';
 import type { QuestionStepsAnswer } from './record.js';
@@ -19,5 +17,6 @@ async function* icotChunks(records: Records): AsyncGenerator<string> {
 
 export async function writeRecords(file: string, records: Records, format: OutputFormat): Promise<void> {
   const chunks = format === 'qsa-json' ? qsaJsonChunks(records) : icotChunks(records);
-  await pipeline(Readable.from(chunks), createWriteStream(file, { encoding: 'utf8' }));
+  // Atomic: a bad record part-way through a conversion leaves no partial file behind.
+  await writeChunksAtomic(file, chunks);
 }

@@ -6,6 +6,7 @@
 // types) are errors rather than ignored.
 
 import { readFile } from 'node:fs/promises';
+import { oneLine } from '../../io/files.js';
 
 export interface Llama3RopeScaling {
   type: 'llama3';
@@ -141,7 +142,7 @@ export async function readJsonFile(path: string): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`${path}: not valid JSON: ${(e as Error).message}`);
+    throw new Error(`${path}: not valid JSON: ${oneLine((e as Error).message)}`);
   }
 }
 

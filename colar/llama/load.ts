@@ -1,12 +1,20 @@
 // Moving whole models between disk (Hugging Face layout) and the device. Tensors stream one at
 // a time, so host memory holds at most one tensor beyond what the device copies.
+//
+// Loading is strict: the checkpoint must hold exactly the weights config.json describes, with
+// their shapes, as floating-point values, and finite unless asked otherwise. Names, shapes and
+// dtypes are checked from the headers before any tensor is read.
 
+import { join } from 'node:path';
 import * as E from '../../engine/index.js';
-import { buildLlama } from './init.js';
+import { buildLlama, llamaWeightNames, llamaWeightShape } from './init.js';
 import type { Llama } from './model.js';
-import { ModelDir, type ModelDirContents, type ModelTensorInfo, writeModelDir } from './model_dir.js';
+import { CONFIG_FILE, ModelDir, type ModelDirContents, type ModelTensorInfo, writeModelDir } from './model_dir.js';
+import type { SafetensorsDType, TensorData } from './safetensors.js';
 
-export interface LoadOptions {
+export interface LoadModelOptions {
+  /** Load weights holding NaN or infinity instead of refusing them (e.g. to inspect a diverged run). */
+  allowNonFinite?: boolean;
   /**
    * The base will not train (a LoRA run, inference): its BF16 matrices stay bf16 on the device,
    * half the memory of f32 and never widened. Norms (1-D) and other dtypes load as f32.
@@ -14,25 +22,67 @@ export interface LoadOptions {
   frozen?: boolean;
 }
 
-export async function loadModelDir(engine: E.Engine, path: string, opts: LoadOptions = {}): Promise<Llama> {
-  const dir = await ModelDir.open(path);
-  const keeps16 = (info: ModelTensorInfo) => opts.frozen === true && info.dtype === 'BF16' && info.shape.length === 2;
-  try {
-    const weights = new Map<string, E.Tensor>();
-    for (const info of dir.tensors) {
-      const t = keeps16(info) ? engine.tensor(await dir.readBf16Bits(info.name), info.shape, 'bf16') : engine.tensor(await dir.read(info.name), info.shape);
-      weights.set(info.name, E.keep(t));
+const FLOAT_DTYPES: SafetensorsDType[] = ['F32', 'F16', 'BF16', 'F64'];
+
+// A buffer that older transformers versions saved and recomputes from the config; it carries no weights.
+const RECOMPUTED_BUFFER = /^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$/;
+
+/** Refuses a checkpoint whose tensors are not exactly the weights of the model its config.json describes. */
+function checkTensors(dir: ModelDir): void {
+  const where = (t: ModelTensorInfo) => `${join(dir.dir, t.file)}: tensor "${t.name}"`;
+  const config = join(dir.dir, CONFIG_FILE);
+  for (const t of dir.tensors) {
+    const shape = llamaWeightShape(dir.config, t.name);
+    if (shape === undefined) {
+      if (RECOMPUTED_BUFFER.test(t.name)) continue;
+      // A tied model may still carry lm_head.weight (a copy of the embeddings).
+      if (t.name === 'lm_head.weight' && dir.config.tieWordEmbeddings) continue;
+      const layer = /^model\.layers\.(\d+)\./.exec(t.name);
+      if (layer && Number(layer[1]) >= dir.config.numHiddenLayers) throw new Error(`${where(t)} belongs to layer ${layer[1]}, but ${config} has num_hidden_layers ${dir.config.numHiddenLayers}`);
+      throw new Error(`${where(t)} is not a weight of the Llama model ${config} describes`);
     }
-    const model = buildLlama(engine, dir.config, (name, shape) => {
-      const t = weights.get(name);
-      if (!t) throw new Error(`${path}: tensor ${name} is missing`);
-      if (t.shape.join() !== shape.join()) throw new Error(`${path}: tensor ${name} has shape [${t.shape}], expected [${shape}]`);
-      weights.delete(name);
-      return t;
-    });
-    // a checkpoint that ties embeddings may still carry lm_head.weight; extra tensors are dropped
+    if (t.shape.join() !== shape.join()) throw new Error(`${where(t)} has shape [${t.shape}], but ${config} needs [${shape}]`);
+    if (!FLOAT_DTYPES.includes(t.dtype)) throw new Error(`${where(t)} has dtype ${t.dtype}; weights must be floating point (${FLOAT_DTYPES.join(', ')})`);
+  }
+  for (const name of llamaWeightNames(dir.config)) if (dir.info(name) === undefined) throw new Error(`${dir.dir}: tensor "${name}" is missing (${config} needs it)`);
+}
+
+function firstNonFinite(values: TensorData): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
+}
+
+/** bf16 words whose exponent is all ones are NaN or ±Infinity. */
+function firstNonFiniteBf16(bits: Uint16Array): number {
+  return bits.findIndex((b) => (b & 0x7f80) === 0x7f80);
+}
+
+export async function loadModelDir(engine: E.Engine, path: string, options: LoadModelOptions = {}): Promise<Llama> {
+  const dir = await ModelDir.open(path);
+  const weights = new Map<string, E.Tensor>();
+  const keeps16 = (info: ModelTensorInfo) => options.frozen === true && info.dtype === 'BF16' && info.shape.length === 2;
+  try {
+    checkTensors(dir);
+    // In on-disk order; what the model does not use (a tied model's lm_head copy) is never read.
+    for (const info of dir.tensors) {
+      if (llamaWeightShape(dir.config, info.name) === undefined) continue;
+      const nonFinite = (at: number, value: number) => new Error(`${join(path, info.file)}: tensor "${info.name}" holds ${value} at element ${at}; weights must be finite`);
+      if (keeps16(info)) {
+        const bits = await dir.readBf16Bits(info.name);
+        const bad = options.allowNonFinite ? -1 : firstNonFiniteBf16(bits);
+        if (bad >= 0) throw nonFinite(bad, new Float32Array(new Uint32Array([bits[bad] << 16]).buffer)[0]);
+        weights.set(info.name, E.keep(engine.tensor(bits, info.shape, 'bf16')));
+        continue;
+      }
+      const data = await dir.read(info.name);
+      const bad = options.allowNonFinite ? -1 : firstNonFinite(data);
+      if (bad >= 0) throw nonFinite(bad, data[bad]);
+      weights.set(info.name, E.keep(engine.tensor(data, info.shape)));
+    }
+    return buildLlama(engine, dir.config, (name) => weights.get(name)!);
+  } catch (e) {
     for (const t of weights.values()) t.dispose();
-    return model;
+    throw e;
   } finally {
     await dir.close();
   }

@@ -95,6 +95,10 @@ export class Llama {
     }
     const [B, T] = x0.shape;
     const past = input.cache?.length ?? 0;
+    // Positions count real tokens, so they stay below the sequence length: bounding it bounds them.
+    if (past + T > c.maxPositionEmbeddings) {
+      throw new Error(`a sequence of ${past + T} tokens is longer than the model's max_position_embeddings (${c.maxPositionEmbeddings})`);
+    }
     const positions = input.positions ?? this.engine.tensor(Array.from({ length: B * T }, (_, i) => past + (i % T)), [B, T], 'i32');
     let x = x0;
     this.layers.forEach((layer, i) => {

@@ -95,6 +95,15 @@ function parseWeightIndex(json: unknown, source: string): Map<string, string> {
   return files;
 }
 
+/** Refuses a tokenizer whose ids (vocabulary and added tokens) reach past the model's vocab_size. */
+export function checkTokenizerFitsModel(tokenizer: Tokenizer, config: LlamaConfig, dir: string): void {
+  if (tokenizer.vocabSize <= config.vocabSize) return;
+  const id = tokenizer.vocabSize - 1;
+  throw new Error(
+    `${path.join(dir, TOKENIZER_FILE)}: token ${JSON.stringify(tokenizer.idToToken(id))} has id ${id}, but ${path.join(dir, CONFIG_FILE)} has vocab_size ${config.vocabSize}: ids must be below it`,
+  );
+}
+
 export class ModelDir {
   private readonly byName: Map<string, { info: ModelTensorInfo; shard: SafetensorsFile }>;
 
@@ -176,8 +185,11 @@ export class ModelDir {
     return [this.generationConfig?.eosTokenId ?? this.config.eosTokenId].flat();
   }
 
+  /** tokenizer.json, refused when it can produce a token id the model has no embedding for. */
   async loadTokenizer(): Promise<Tokenizer> {
-    return Tokenizer.fromFile(path.join(this.dir, TOKENIZER_FILE));
+    const tokenizer = await Tokenizer.fromFile(path.join(this.dir, TOKENIZER_FILE));
+    checkTokenizerFitsModel(tokenizer, this.config, this.dir);
+    return tokenizer;
   }
 
   async close(): Promise<void> {

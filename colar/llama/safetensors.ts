@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import { f32BitsToBf16 } from '../../engine/bf16.js';
+import { oneLine } from '../../io/files.js';
 
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL' | 'U16' | 'U32' | 'U64' | 'F8_E4M3' | 'F8_E5M2';
 
@@ -148,7 +149,7 @@ function parseHeader(bytes: Uint8Array, path: string, dataLength: number): { ten
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${path}: header is not valid JSON: ${(e as Error).message}`);
+    throw new Error(`${path}: header is not valid JSON: ${oneLine((e as Error).message)}`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${path}: header must be a JSON object`);
 

@@ -7,6 +7,7 @@
 // words costs one Map lookup per word. decode: ids → token strings → bytes → UTF-8.
 
 import { readFile } from 'node:fs/promises';
+import { oneLine } from '../../io/files.js';
 
 export interface DecodeOptions {
   skipSpecialTokens?: boolean;
@@ -41,6 +42,19 @@ function byteLevelAlphabet(): string[] {
   }
   return chars;
 }
+
+/** Llama-3's pre-tokenizer pattern, as its tokenizer.json writes it (the project's synthetic tokenizer uses it too). */
+export const LLAMA3_PRETOKENIZER_PATTERN =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+/** GPT-2's pattern (what ByteLevel splits with by default), written as a Split. */
+export const GPT2_PRETOKENIZER_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+
+// Only these run: a pattern read from a file could backtrack for ever on crafted text ("(a+)+$").
+const KNOWN_PRETOKENIZER_PATTERNS = new Map([
+  [LLAMA3_PRETOKENIZER_PATTERN, "Llama-3's"],
+  [GPT2_PRETOKENIZER_PATTERN, "GPT-2's"],
+]);
 
 const BYTE_TO_CHAR = byteLevelAlphabet();
 const CHAR_TO_BYTE = new Map(BYTE_TO_CHAR.map((c, b) => [c, b]));
@@ -207,7 +221,7 @@ export class Tokenizer {
     try {
       json = JSON.parse(await readFile(path, 'utf8'));
     } catch (e) {
-      throw new Error(`${path}: cannot read tokenizer JSON: ${(e as Error).message}`);
+      throw new Error(`${path}: cannot read tokenizer JSON: ${oneLine((e as Error).message)}`);
     }
     return Tokenizer.fromJSON(json, path);
   }
@@ -486,6 +500,7 @@ function parsePreTokenizer(r: JsonReader, value: unknown): RegExp {
   r.neutral(byteLevel, 'add_prefix_space', 'pre_tokenizer.pretokenizers[1]', [false]);
   const patternField = 'pre_tokenizer.pretokenizers[0].pattern.Regex';
   const pattern = r.string(r.object(split.pattern, 'pre_tokenizer.pretokenizers[0].pattern').Regex, patternField);
+  if (!KNOWN_PRETOKENIZER_PATTERNS.has(pattern)) r.fail(patternField, `unknown pattern ${describe(pattern)} (supported: ${[...KNOWN_PRETOKENIZER_PATTERNS.values()].join(', ')})`);
   try {
     return new RegExp(translatePreTokenizerRegex(pattern), 'gu');
   } catch (e) {

@@ -1,10 +1,13 @@
 // CSV with a header row (csv-parse, streaming). Column names are configurable; steps are one
 // column split on a separator, or none when the file has no steps column.
 
-import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
+import { FileError, oneLine } from '../../io/files.js';
 import { DatasetError, MalformedRecord } from '../dataset_error.js';
 import type { RawRecord } from '../raw_record.js';
+import { readUtf8Chunks } from '../utf8_text.js';
 
 export interface CsvColumns {
   question: string;
@@ -29,7 +32,9 @@ function startLine(row: ParsedRow): number {
 }
 
 export async function* csvRawRecords(file: string, columns: CsvColumns = DEFAULT_CSV_COLUMNS): AsyncGenerator<RawRecord> {
-  const rows = createReadStream(file).pipe(parse({ info: true, raw: true, relax_column_count: true, skip_empty_lines: true, bom: true }));
+  const rows = parse({ info: true, raw: true, relax_column_count: true, skip_empty_lines: true, bom: true });
+  // A read error (invalid UTF-8, a missing file) destroys `rows` with it, so the loop below throws it.
+  pipeline(Readable.from(readUtf8Chunks(file)), rows).catch(() => undefined);
   let index: { question: number; answer: number; steps: number; width: number } | undefined;
   try {
     for await (const row of rows as AsyncIterable<ParsedRow>) {
@@ -38,7 +43,7 @@ export async function* csvRawRecords(file: string, columns: CsvColumns = DEFAULT
         const header = row.record;
         const find = (name: string) => header.indexOf(name);
         const missing = [columns.question, columns.answer, ...(columns.steps === undefined ? [] : [columns.steps])].filter((name) => find(name) < 0);
-        if (missing.length > 0) throw new DatasetError(file, line, `header has no column ${missing.map((name) => `'${name}'`).join(', ')} (columns: ${header.join(', ')})`);
+        if (missing.length > 0) throw new DatasetError(file, line, `header has no column ${missing.map((name) => `'${name}'`).join(', ')} (columns: ${oneLine(header.join(', '))})`);
         index = { question: find(columns.question), answer: find(columns.answer), steps: find(columns.steps ?? 'steps'), width: header.length };
         continue;
       }
@@ -56,7 +61,7 @@ export async function* csvRawRecords(file: string, columns: CsvColumns = DEFAULT
       };
     }
   } catch (error) {
-    if (error instanceof DatasetError) throw error;
+    if (error instanceof DatasetError || error instanceof FileError) throw error;
     const lines = (error as { lines?: number }).lines ?? 0;
     throw new DatasetError(file, lines, `CSV syntax: ${(error as Error).message}`);
   }

@@ -3,9 +3,9 @@
 // The array is scanned as a stream, element by element, so a large file is never parsed whole
 // and a bad element is reported at the line where it starts.
 
-import { createReadStream } from 'node:fs';
 import { DatasetError, MalformedRecord } from '../dataset_error.js';
 import type { QuestionStepsAnswer } from '../record.js';
+import { readUtf8Chunks } from '../utf8_text.js';
 import { describe, parseJsonObject, stringField } from './json_line.js';
 
 export interface JsonArrayElement {
@@ -32,7 +32,7 @@ export async function* streamJsonArrayElements(file: string): AsyncGenerator<Jso
   let escaped = false;
   const fail = (at: number, reason: string) => new DatasetError(file, at, reason);
 
-  for await (const chunk of createReadStream(file, { encoding: 'utf8' }) as AsyncIterable<string>) {
+  for await (const chunk of readUtf8Chunks(file)) {
     let elementStart = state === 'in-element' ? 0 : -1;
     const pending: JsonArrayElement[] = [];
     for (let i = 0; i < chunk.length; i++) {

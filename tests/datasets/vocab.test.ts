@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { Tokenizer } from '../../colar/llama/tokenizer.js';
+import { LLAMA3_PRETOKENIZER_PATTERN, Tokenizer } from '../../colar/llama/tokenizer.js';
 import { encodeExample, questionPromptText, withSpecialTokens } from '../../datasets/prompt.js';
 import { multiplicationDataset } from '../../datasets/multiplication.js';
 import { summarize, tokenLengths } from '../../datasets/stats.js';
 import { arithmeticDataset } from '../../datasets/synthetic.js';
-import { LLAMA3_PRETOKENIZER_PATTERN, preTokenize, SPECIAL_TOKENS, syntheticTaskTexts, syntheticTokenizerFiles } from '../../datasets/vocab.js';
+import { preTokenize, SPECIAL_TOKENS, syntheticTaskTexts, syntheticTokenizerFiles } from '../../datasets/vocab.js';
 
 interface BpeModel {
   vocab: Record<string, number>;

@@ -1,6 +1,8 @@
 // A complete small byte-level tokenizer.json, as a from-scratch model would ship: all 256 byte
 // symbols, a few merges (both merge spellings), a special and a non-special added token.
 
+import { GPT2_PRETOKENIZER_PATTERN } from '../../colar/llama/tokenizer.js';
+
 export function smallTokenizerJSON(): Record<string, any> {
   const printable = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
   const vocab: Record<string, number> = {};
@@ -18,7 +20,7 @@ export function smallTokenizerJSON(): Record<string, any> {
     pre_tokenizer: {
       type: 'Sequence',
       pretokenizers: [
-        { type: 'Split', pattern: { Regex: "(?i:'s)|\\p{L}+| ?\\p{L}+|\\p{N}|\\s+|[^\\s\\p{L}\\p{N}]+" }, behavior: 'Isolated', invert: false },
+        { type: 'Split', pattern: { Regex: GPT2_PRETOKENIZER_PATTERN }, behavior: 'Isolated', invert: false },
         { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
       ],
     },

