@@ -73,7 +73,7 @@ export function evalCommand(): Command {
           let firstTraced: SampleRecord | undefined;
           for (let s = 0; s < seeds; s++) {
             const res = await evaluateAccuracy(engine, run, records, {
-              mode: r.mode, compression: r.compression, seed: s, batchSize, pooling: cfg.colar.pooling as Pooling, greedy: o.greedy, deterministic: o.deterministic, snapToTokens: r.snap, trace: o.trace,
+              mode: r.mode, compression: r.compression, seed: s, batchSize, pooling: cfg.colar.pooling, greedy: o.greedy, deterministic: o.deterministic, snapToTokens: r.snap, trace: o.trace,
               maxLatentSteps: o.maxLatentSteps,
             });
             acc.push(100 * res.accuracy);
@@ -89,7 +89,7 @@ export function evalCommand(): Command {
           console.log(`${r.row.padEnd(20)} ${a.mean.toFixed(1).padStart(5)} ± ${a.ci95.toFixed(1).padEnd(6)} ${l.mean.toFixed(1).padStart(6)} ± ${l.ci95.toFixed(1).padEnd(5)} ${t.mean.toFixed(2).padStart(8)}`);
           if (firstTraced) printTrace(firstTraced, records[0]);
         }
-        const writing = o.teacherForced && run.head ? await writingRows(run, records, factors, cfg.colar.pooling as Pooling, batchSize) : [];
+        const writing = o.teacherForced && run.head ? await writingRows(run, records, factors, cfg.colar.pooling, batchSize) : [];
         const decoding = { greedy: o.greedy ?? false, deterministic: o.deterministic ?? false };
         await writeFile(join(outDir, 'eval.json'), JSON.stringify({ ckpt: o.ckpt, data: o.data, questions: records.length, seeds, device: engine.backend.deviceName, decoding, rows: summary, writing }, null, 2));
         await writeFile(join(outDir, 'samples.jsonl'), lines.join('\n') + '\n');

@@ -14,7 +14,7 @@ import { Rng as HostRng } from '../datasets/rng.js';
 import { saveCheckpoint, startOrResume } from './checkpoint.js';
 import { runThenClose } from '../io/files.js';
 import { DivergenceGuard } from './divergence.js';
-import { aggregationWeights, clippedObjective, groupAdvantages, type Aggregation } from './grpo.js';
+import { aggregationWeights, clippedObjective, groupAdvantages } from './grpo.js';
 import { latentReasoning, PAPER_ANSWER_SAMPLING } from './inference.js';
 import { MetricsLog } from './logging/metrics.js';
 import { Progress } from './logging/progress.js';
@@ -33,7 +33,6 @@ interface Experience {
 export async function trainRl(engine: E.Engine, cfg: TrainConfig, run: RunModel, train: QsaRecord[], opts: { resume: boolean; log?: (l: string) => void }): Promise<{ steps: number }> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const rl = cfg.rl;
-  const aggregation = rl.aggregation as Aggregation;
   const head = run.head;
   if (!head) throw new Error('rl: the model has no latent head (start from a CoLaR run with model.init_from)');
   const runDir = cfg.out_dir;
@@ -102,7 +101,7 @@ export async function trainRl(engine: E.Engine, cfg: TrainConfig, run: RunModel,
           const part = (logp: E.Tensor, old: (x: Experience) => ArrayLike<number>, count: (x: Experience) => number) => {
             const flatOld = mb.flatMap((x) => Array.from(old(x)));
             const adv = mb.flatMap((x) => new Array<number>(count(x)).fill(x.advantage));
-            const w = aggregationWeights(mb.map(count), aggregation);
+            const w = aggregationWeights(mb.map(count), rl.aggregation);
             return clippedObjective(logp, engine.tensor(flatOld), engine.tensor(adv), engine.tensor(w), rl.clip_eps);
           };
           const latent = part(lp.latent, (x) => x.oldLatent, (x) => x.rollout.latents.length);

@@ -10,7 +10,7 @@ import { withSpecialTokens, type PromptTokenizer } from '../datasets/prompt.js';
 import type { QsaRecord } from '../datasets/record.js';
 import type { Split } from '../datasets/split.js';
 import { arithmeticDataset } from '../datasets/synthetic.js';
-import { syntheticTokenizerFiles, SPECIAL_TOKENS, type NumberTokens } from '../datasets/vocab.js';
+import { syntheticTokenizerFiles, SPECIAL_TOKENS } from '../datasets/vocab.js';
 import { latestCheckpoint, loadWeights, WEIGHTS } from './checkpoint.js';
 import { embeddingStd, LatentHead } from './latent_head.js';
 import { MultiTokenHeads } from './multi_token.js';
@@ -43,7 +43,7 @@ export async function runTokenizer(cfg: TrainConfig): Promise<{ tokenizer: Token
     const config = JSON.parse(await readFile(join(cfg.model.path, 'tokenizer_config.json'), 'utf8').catch(() => '{}')) as Record<string, unknown>;
     return { tokenizer: Tokenizer.fromJSON(json, join(cfg.model.path, 'tokenizer.json')), json, config };
   }
-  const files = syntheticTokenizerFiles(cfg.data.numbers as NumberTokens);
+  const files = syntheticTokenizerFiles(cfg.data.numbers);
   return { tokenizer: Tokenizer.fromJSON(files.tokenizer, 'synthetic tokenizer'), json: files.tokenizer, config: files.config };
 }
 
@@ -61,7 +61,7 @@ export function syntheticDataset(cfg: TrainConfig, split: Split, n: number): Qsa
 export async function runDatasets(cfg: TrainConfig): Promise<{ train: QsaRecord[]; val: QsaRecord[] }> {
   const load = async (spec: string, split: 'train' | 'val', n: number) => {
     if (spec === 'synthetic') return syntheticDataset(cfg, split, n);
-    const { records } = await loadRecords(spec, { format: (cfg.data.format ?? undefined) as never });
+    const { records } = await loadRecords(spec, { format: cfg.data.format ?? undefined });
     return n > 0 ? records.slice(0, n) : records;
   };
   return { train: await load(cfg.data.train, 'train', cfg.data.n_train), val: await load(cfg.data.val, 'val', cfg.data.n_val) };

@@ -8,10 +8,11 @@
 // Rows are right-padded; the content of each row is contiguous, so positions are 0, 1, 2, ….
 
 import type { EncodedExample } from '../datasets/prompt.js';
+import type { POOLINGS } from './config_schema.js';
 
 export const IGNORE_INDEX = -100;
 
-export type Pooling = 'sqrt' | 'mean';
+export type Pooling = (typeof POOLINGS)[number];
 
 export interface SlotBatch {
   B: number;

@@ -19,8 +19,8 @@ import { MetricsLog } from './logging/metrics.js';
 import { Progress } from './logging/progress.js';
 import { TensorBoardWriter } from './logging/tensorboard.js';
 import { checkpointTensors, type RunModel } from './run.js';
-import { buildSlotBatch, type Pooling } from './sequence.js';
-import { sftLosses, type LatentLossKind, type SftLossConfig } from './sft.js';
+import { buildSlotBatch } from './sequence.js';
+import { sftLosses, type SftLossConfig } from './sft.js';
 import type { TrainConfig } from './train_config.js';
 
 export interface TrainResult {
@@ -83,7 +83,7 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
   const stepsPerEpoch = Math.ceil(data.train.length / microPerStep);
   const totalSteps = Math.min(t.max_steps ?? Infinity, stepsPerEpoch * t.epochs);
   const factors = cfg.stage === 'colar' ? cfg.colar.compression_factors : [1];
-  const lossCfg: SftLossConfig = { latentLoss: cfg.colar.latent_loss as LatentLossKind, ceWeight: cfg.colar.ce_weight, latentWeight: cfg.colar.latent_weight, entropyWeight: cfg.colar.entropy_weight, predEmbedForwardWeight: cfg.colar.pred_embed_forward_weight ?? 0, inputNoise: cfg.colar.input_noise ?? 0 };
+  const lossCfg: SftLossConfig = { latentLoss: cfg.colar.latent_loss, ceWeight: cfg.colar.ce_weight, latentWeight: cfg.colar.latent_weight, entropyWeight: cfg.colar.entropy_weight, predEmbedForwardWeight: cfg.colar.pred_embed_forward_weight ?? 0, inputNoise: cfg.colar.input_noise ?? 0 };
 
   const state = await startOrResume(runDir, opts.resume, cfg.seed, named, optimizer, log);
   const rng = E.Rng.fromState(state.rng);
@@ -140,7 +140,7 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
         const labelDraw = seededStream(cfg.seed, state.step * 131 + micro);
         const batch = buildSlotBatch(
           records.map((r) => encodeExample(run.prompt, r, cfg.stage === 'cot' || cfg.stage === 'nocot' ? 1 : c)),
-          { compression: c, pooling: cfg.colar.pooling as Pooling, padId: run.prompt.padId, random: labelDraw, withSteps: cfg.stage !== 'nocot' },
+          { compression: c, pooling: cfg.colar.pooling, padId: run.prompt.padId, random: labelDraw, withSteps: cfg.stage !== 'nocot' },
         );
         tokens += batch.mask.reduce((s, m) => s + m, 0);
         const computed = engine.scope(() => {
