@@ -9,6 +9,7 @@ import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
 import { initCommand } from './init.js';
 import { reproCommand } from './repro.js';
+import { runCommand } from './run.js';
 import { scoreCommand } from './score.js';
 import { trainCommand } from './train.js';
 import { tuneCommand } from './tune.js';
@@ -19,6 +20,7 @@ const program = new Command()
   .version('0.1.0')
   .addCommand(trainCommand())
   .addCommand(evalCommand())
+  .addCommand(runCommand())
   .addCommand(reproCommand())
   .addCommand(initCommand())
   .addCommand(generateCommand())

@@ -130,7 +130,7 @@ export interface TrainConfig {
 }
 
 /** The folder that holds package.json (and configs/), from the source tree or from dist/. */
-function packageRoot(): string {
+export function packageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!existsSync(path.join(dir, 'package.json'))) {
     const up = path.dirname(dir);
