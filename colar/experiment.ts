@@ -67,8 +67,11 @@ export async function readPlanResults(dir: string): Promise<PlanResults> {
   }
 }
 
-/** What a cached row was evaluated with: a row is reused only when these match. */
-type RowSpec = Pick<RowResult, 'mode' | 'compression' | 'greedy'> & { seeds: number; questions: number };
+/**
+ * What a cached row was evaluated with: a row is reused only when these match, the training it
+ * evaluated included (a stage trained again, e.g. after its checkpoints were removed, has a new record).
+ */
+type RowSpec = Pick<RowResult, 'mode' | 'compression' | 'greedy'> & { seeds: number; questions: number; trained: { seconds: number; steps: number } };
 
 export async function runPlan(engine: E.Engine, plan: Plan, o: { command: string; log: (line: string) => void }): Promise<PlanResults> {
   const started = Date.now();
@@ -92,7 +95,7 @@ export async function runPlan(engine: E.Engine, plan: Plan, o: { command: string
 
   const evalStarted = Date.now();
   const rows: RowResult[] = [];
-  for (const r of plan.rows) rows.push(await evaluateRow(engine, plan, r, o.log));
+  for (const r of plan.rows) rows.push(await evaluateRow(engine, plan, r, stages.find((s) => s.name === r.run)!, o.log));
 
   const results: PlanResults = {
     plan: plan.file,
@@ -114,9 +117,9 @@ export async function runPlan(engine: E.Engine, plan: Plan, o: { command: string
 }
 
 /** A row's result: from its cache when evaluated before with the same settings, else evaluated now. */
-async function evaluateRow(engine: E.Engine, plan: Plan, r: PlanRow, log: (line: string) => void): Promise<RowResult> {
+async function evaluateRow(engine: E.Engine, plan: Plan, r: PlanRow, trained: StageRecord, log: (line: string) => void): Promise<RowResult> {
   const { seeds, questions, batch } = plan.settings;
-  const spec: RowSpec = { mode: r.mode, compression: r.compression, greedy: r.greedy, seeds, questions };
+  const spec: RowSpec = { mode: r.mode, compression: r.compression, greedy: r.greedy, seeds, questions, trained: { seconds: trained.seconds, steps: trained.steps } };
   const cache = join(plan.out, 'eval', r.run, `${r.row.replace(/[^A-Za-z0-9=.-]+/g, '_')}.json`);
   const cached = await readCachedRow(cache, spec);
   if (cached) return cached;
