@@ -23,7 +23,7 @@ export function withPlanFlags(command: Command): Command {
     .option('--test <n>', 'test questions (default: the plan\'s eval.questions)', integerAtLeast(1))
     .option('--compression <list>', 'the factors the plan\'s {compressions} and `compression: all` rows stand for', integerListAtLeast(1))
     .option('--batch <n>', 'questions decoded together in evaluation (default: the plan\'s eval.batch)', integerAtLeast(1))
-    .argument('[overrides...]', 'key=value overrides for every stage');
+    .argument('[overrides...]', 'key=value overrides for every stage (a stage\'s own overrides in the plan win)');
 }
 
 /** Reads the plan with the flags applied, runs what is not done yet, writes its report. */

@@ -1,6 +1,7 @@
 // Plan files: every problem is one line naming the plan file and the field; seeded stages expand
 // per training seed and start from the run of their own seed; and plans/repro.yaml expands to
 // exactly the stages (resolved configs) and evaluation rows the repro command ran before plans.
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +55,14 @@ describe('plan files', () => {
     await writeFile(join(dir, 'bad.yaml'), 'stages: [\n');
     expect(() => readPlan(join(dir, 'bad.yaml'))).toThrow(new RegExp(`^${join(dir, 'bad.yaml')}: not valid YAML`));
     expect(() => planFile('no-such-plan')).toThrow(/^plan no-such-plan: no such file, and not a built-in plan \(ablation, repro, tiny-benchmark\)$/);
+  });
+
+  it('the run command prints the problem as one line and exits 1 (built: dist/cli/main.js)', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'plan-')), 'plan.yaml');
+    await writeFile(file, 'stages:\n  - { name: cot, stage: cot, overrides: [train.lr=0] }\nrows: []\n');
+    const r = spawnSync(process.execPath, ['dist/cli/main.js', 'run', file], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`colar-wgpu: ${file} stages[0]: config train.lr: expected a finite number > 0, got 0\n`);
   });
 
   it('runs a seeded stage once per seed, from the run of its own seed, and a row per run', () => {
