@@ -1,17 +1,12 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Command } from 'commander';
-import { ablationMarkdown, readAblation } from '../colar/report/ablation_table.js';
+import { readPlanResults } from '../colar/experiment.js';
+import { writeAblationReport } from '../colar/report/ablation_table.js';
 
 export function ablationCommand(): Command {
   return new Command('ablation')
-    .description('the ablation table of a bench/colar_ablation.sh directory (runs named <lever>-s<seed>, each evaluated): prints it and writes ABLATION.md')
-    .argument('<dir>', 'the directory bench/colar_ablation.sh wrote')
+    .description('the ablation table of a results directory written by `run ablation` (each lever a stage run per training seed): prints it and writes ABLATION.md')
+    .argument('<dir>', 'the results directory (it holds results.json)')
     .action(async (dir: string) => {
-      const cells = await readAblation(dir);
-      if (cells.length === 0) throw new Error(`${dir}: no evaluated runs (<lever>-s<seed>/eval/eval.json)`);
-      const table = ablationMarkdown(cells, ['cot', 'nocot', 'mse', 'nll', 'curriculum', 'lora', 'pef', 'noise', 'c1', 'c1noise', 'c2noise', 'rl-mean', 'rl-sum32']);
-      await writeFile(join(dir, 'ABLATION.md'), `# CoLaR ablation (${dir})\n\nMean over training seeds of each run's mean over evaluation seeds, ± 1.96·σ/√n over training seeds.\n\n${table}\n`);
-      console.log(table);
+      console.log(await writeAblationReport(dir, await readPlanResults(dir)));
     });
 }

@@ -6,7 +6,7 @@ import { integerAtLeast, integerListAtLeast } from './flags.js';
 import { addModelFlags, modelSource, type ModelFlags } from './model_flags.js';
 import { loadRecords } from '../datasets/load.js';
 import { STEP_JOIN } from '../datasets/prompt.js';
-import { evaluateAccuracy, meanCI, type EvalMode, type SampleRecord } from '../colar/evaluate.js';
+import { evaluateOverSeeds, type EvalMode, type SampleRecord } from '../colar/evaluate.js';
 import { loadModel } from '../colar/model_source.js';
 import { syntheticDataset, type RunModel } from '../colar/run.js';
 import type { Pooling } from '../colar/sequence.js';
@@ -70,25 +70,14 @@ export function evalCommand(): Command {
         console.log(`${records.length} questions, ${seeds} seeds, ${engine.backend.deviceName}`);
         console.log('row                  accuracy %         #L   ms/question');
         for (const r of rows) {
-          const acc: number[] = [];
-          const len: number[] = [];
-          const ms: number[] = [];
-          let firstTraced: SampleRecord | undefined;
-          for (let s = 0; s < seeds; s++) {
-            const res = await evaluateAccuracy(engine, run, records, {
-              mode: r.mode, compression: r.compression, seed: s, batchSize, pooling, greedy: o.greedy, deterministic: o.deterministic, snapToTokens: r.snap, trace: o.trace,
-              maxLatentSteps: o.maxLatentSteps,
-            });
-            acc.push(100 * res.accuracy);
-            len.push(res.meanChain);
-            ms.push(res.msPerQuestion);
-            for (const sample of res.samples) lines.push(JSON.stringify({ row: r.row, seed: s, ...sample }));
-            firstTraced ??= res.samples[0]?.latent_trace && res.samples[0];
-          }
-          const a = meanCI(acc);
-          const l = meanCI(len);
-          const t = meanCI(ms);
-          summary.push({ row: r.row, mode: r.mode, compression: r.compression, accuracy: a, chain_length: l, ms_per_question: t, per_seed_accuracy: acc, per_seed_chain_length: len });
+          const res = await evaluateOverSeeds(engine, run, records, seeds, {
+            mode: r.mode, compression: r.compression, batchSize, pooling, greedy: o.greedy, deterministic: o.deterministic, snapToTokens: r.snap, trace: o.trace,
+            maxLatentSteps: o.maxLatentSteps,
+          });
+          res.perSeed.forEach((seedResult, s) => { for (const sample of seedResult.samples) lines.push(JSON.stringify({ row: r.row, seed: s, ...sample })); });
+          const firstTraced = res.perSeed.map((x) => x.samples[0]).find((sample) => sample?.latent_trace);
+          const { accuracy: a, chainLength: l, msPerQuestion: t } = res;
+          summary.push({ row: r.row, mode: r.mode, compression: r.compression, accuracy: a, chain_length: l, ms_per_question: t, per_seed_accuracy: res.perSeedAccuracy, per_seed_chain_length: res.perSeedChainLength });
           console.log(`${r.row.padEnd(20)} ${a.mean.toFixed(1).padStart(5)} ± ${a.ci95.toFixed(1).padEnd(6)} ${l.mean.toFixed(1).padStart(6)} ± ${l.ci95.toFixed(1).padEnd(5)} ${t.mean.toFixed(2).padStart(8)}`);
           if (firstTraced) printTrace(firstTraced, records[0]);
         }

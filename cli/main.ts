@@ -10,6 +10,7 @@ import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
 import { initCommand } from './init.js';
 import { reproCommand } from './repro.js';
+import { runCommand } from './run.js';
 import { scoreCommand } from './score.js';
 import { trainCommand } from './train.js';
 import { tuneCommand } from './tune.js';
@@ -21,6 +22,7 @@ const program = new Command()
   .addCommand(trainCommand())
   .addCommand(evalCommand())
   .addCommand(exportCommand())
+  .addCommand(runCommand())
   .addCommand(reproCommand())
   .addCommand(initCommand())
   .addCommand(generateCommand())

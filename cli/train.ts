@@ -1,12 +1,13 @@
 import { Command, Option } from 'commander';
 import { Engine } from '../engine/index.js';
+import { STAGES } from '../colar/config_schema.js';
 import { runStage } from '../colar/stage.js';
 import { configToYaml, presetNames, resolveConfig, type Stage } from '../colar/train_config.js';
 
 export function trainCommand(): Command {
   return new Command('train')
     .description('training: CoT SFT, No-CoT SFT, CoLaR SFT (from a CoT run: model.init_from=RUN_DIR), or GRPO on the latent chain (--stage rl, from a CoLaR run)')
-    .addOption(new Option('--stage <stage>', 'what to train').choices(['cot', 'nocot', 'colar', 'rl']).default('cot'))
+    .addOption(new Option('--stage <stage>', 'what to train').choices(STAGES).default('cot'))
     .addOption(new Option('--preset <name>', 'configuration preset (configs/<name>.yaml)').choices(presetNames()).default('tiny'))
     .option('--config <file>', 'a YAML config file merged over the preset (key: value, nested; `extends:` a preset)')
     .option('--print-config', 'print the resolved configuration as YAML and exit')

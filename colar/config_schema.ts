@@ -5,6 +5,7 @@
 // (`train.compression_factors=1,2`) are coerced here, once.
 
 import { INPUT_FORMATS } from '../datasets/load.js';
+import { NUMBER_TOKENS } from '../datasets/vocab.js';
 import type { Json } from './overrides.js';
 
 type Rule =
@@ -17,6 +18,10 @@ type Rule =
   | { kind: 'string-list'; choices?: readonly string[] };
 
 export const STAGES = ['cot', 'nocot', 'colar', 'rl'] as const;
+// the choices of the enum-like keys: TrainConfig's types are derived from these lists
+export const POOLINGS = ['sqrt', 'mean'] as const;
+export const LATENT_LOSSES = ['mse', 'nll', 'soft-mse'] as const;
+export const AGGREGATIONS = ['mean', 'sum32'] as const;
 export const LORA_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 
 const int = (min: number, nullable = false): Rule => ({ kind: 'int', min, nullable });
@@ -44,7 +49,7 @@ export const CONFIG_SCHEMA: Record<string, Rule> = {
   'data.format': oneOf(INPUT_FORMATS, true),
   'data.n_train': int(0),
   'data.n_val': int(0),
-  'data.numbers': oneOf(['digits', 'chunks']),
+  'data.numbers': oneOf(NUMBER_TOKENS),
   'data.arithmetic.steps': { kind: 'int-list', min: 1, length: 2 },
   'data.arithmetic.max_start': int(1),
   'data.arithmetic.max_addend': int(1),
@@ -71,8 +76,8 @@ export const CONFIG_SCHEMA: Record<string, Rule> = {
   'lora.dropout': num({ min: 0, below: 1 }),
   'lora.target_modules': { kind: 'string-list', choices: LORA_MODULES },
   'colar.compression_factors': { kind: 'int-list', min: 1 },
-  'colar.pooling': oneOf(['sqrt', 'mean']),
-  'colar.latent_loss': oneOf(['mse', 'nll', 'soft-mse']),
+  'colar.pooling': oneOf(POOLINGS),
+  'colar.latent_loss': oneOf(LATENT_LOSSES),
   'colar.ce_weight': num({ min: 0 }),
   'colar.latent_weight': num({ min: 0 }),
   'colar.entropy_weight': num({}),
@@ -89,7 +94,7 @@ export const CONFIG_SCHEMA: Record<string, Rule> = {
   'rl.exp_batch_size': int(1),
   'rl.lr': num({ above: 0 }),
   'rl.clip_eps': num({ above: 0 }),
-  'rl.aggregation': oneOf(['mean', 'sum32']),
+  'rl.aggregation': oneOf(AGGREGATIONS),
   'rl.punish_latent_length': bool,
   'rl.compression': int(1),
   'rl.max_latent_steps': int(1),

@@ -112,3 +112,25 @@ export function meanCI(values: number[]): MeanCI {
   const variance = values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1);
   return { mean, ci95: (1.96 * Math.sqrt(variance)) / Math.sqrt(n) };
 }
+
+/** One row evaluated over seeds 0..n-1: accuracy (%) and #L as mean ± 95% CI, and each seed's result. */
+export interface SeedsResult {
+  accuracy: MeanCI;
+  chainLength: MeanCI;
+  msPerQuestion: MeanCI;
+  perSeedAccuracy: number[];
+  perSeedChainLength: number[];
+  perSeed: EvalResult[];
+}
+
+/** The evaluation every report prints: the same questions decoded with seeds 0..seeds-1. */
+export async function evaluateOverSeeds(engine: E.Engine, run: RunModel, records: QsaRecord[], seeds: number, o: Omit<EvalOptions, 'seed'>): Promise<SeedsResult> {
+  const perSeed: EvalResult[] = [];
+  for (let seed = 0; seed < seeds; seed++) perSeed.push(await evaluateAccuracy(engine, run, records, { ...o, seed }));
+  const perSeedAccuracy = perSeed.map((r) => 100 * r.accuracy);
+  const perSeedChainLength = perSeed.map((r) => r.meanChain);
+  return {
+    accuracy: meanCI(perSeedAccuracy), chainLength: meanCI(perSeedChainLength), msPerQuestion: meanCI(perSeed.map((r) => r.msPerQuestion)),
+    perSeedAccuracy, perSeedChainLength, perSeed,
+  };
+}

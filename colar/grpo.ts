@@ -4,8 +4,9 @@
 // setting) — then the mean over samples. No KL term, no reference model.
 
 import * as E from '../engine/index.js';
+import type { AGGREGATIONS } from './config_schema.js';
 
-export type Aggregation = 'mean' | 'sum32';
+export type Aggregation = (typeof AGGREGATIONS)[number];
 
 /** (r − mean) / (unbiased std + 1e-8) within each consecutive group of `groupSize` rewards. */
 export function groupAdvantages(rewards: number[], groupSize: number): number[] {

@@ -13,4 +13,5 @@ export { applyOverrides } from './overrides.js';
 export { train, type TrainResult } from './trainer.js';
 export { trainRl } from './rl.js';
 export { buildRunModel, loadRun, readRunConfig, type RunModel } from './run.js';
-export { runRepro, type ReproOptions } from './repro.js';
+export { readPlan, expandPlan, type Plan, type PlanStage, type PlanRow, type PlanSettings } from './plan.js';
+export { runPlan, readPlanResults, type PlanResults, type RowResult, type StageRecord } from './experiment.js';

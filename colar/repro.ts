@@ -1,163 +1,31 @@
-// From nothing to the results table, sized as a demonstration for a 2-core CPU: CoT and No-CoT
-// SFT, one CoLaR model (MSE latent loss, input noise) trained with the factors to evaluate drawn
-// at random, GRPO on it with the averaged (per-sample mean) objective and, as the ablation,
-// without averaging (sum / 32); then evaluation of every row over several seeds (plus the gold
-// chain teacher-forced into the CoLaR model at each c: can it read what it should write?), and
-// results/REPRO.md with plots. The recipe that meets the full targets takes hours:
-// bench/colar_tiny.sh. Each stage writes DONE when finished, so a rerun skips what is complete
-// and resumes what is not; a marker is trusted only when the checkpoint it stands for exists.
+// The reproduction report's inputs, read from a plan's results (plans/repro.yaml: CoT and No-CoT
+// SFT, one CoLaR model trained with the factors to evaluate drawn at random, GRPO on it averaged
+// and, as the ablation, summed / 32; every row over several seeds, plus the gold chain
+// teacher-forced into the CoLaR model at each c): the rows, each stage's metrics curve, the task,
+// and the findings computed from the rows. It only reads what the runner wrote.
 
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as E from '../engine/index.js';
-import { evaluateAccuracy, meanCI, type EvalMode } from './evaluate.js';
-import { writeReproReport, type CurvePoint, type ReproResults, type ReproRow } from './report/repro_report.js';
-import { writeFileAtomic } from '../io/files.js';
-import { latestCheckpoint, readState } from './checkpoint.js';
-import { loadRun, syntheticDataset } from './run.js';
-import { runStage } from './stage.js';
-import type { Pooling } from './sequence.js';
-import { resolveConfig, type ArithmeticConfig, type Stage } from './train_config.js';
+import type { PlanResults } from './experiment.js';
+import type { CurvePoint, ReproResults, ReproRow } from './report/repro_report.js';
+import { readRunConfig } from './run.js';
+import type { ArithmeticConfig } from './train_config.js';
 
-export interface ReproOptions {
-  outDir: string;
-  preset: string;
-  seeds: number;
-  testQuestions: number;
-  compressions: number[];
-  /** questions decoded together in evaluation (larger batches amortise each decoding step) */
-  evalBatch: number;
-  /** key=value overrides applied to every stage */
-  overrides: string[];
-  command: string;
-  log: (line: string) => void;
-}
-
-interface StagePlan {
-  name: string;
-  stage: Stage;
-  overrides: string[];
-}
-
-// Batches of 16: on lavapipe a step of 16 costs a third of a step of 64 (80 % of its tokens/s),
-// and the tiny model learns more per example from small batches: CoT loss 0.03 after 2,600 steps
-// of 16 against 1,600 of 64 — half the time (docs/EXPERIMENTS.md, 2026-11-27).
-const SFT = ['train.batch_size=16'];
-const COT_EPOCHS = 4;
-const COLAR_EPOCHS = 1;
-
-function plan(o: ReproOptions): StagePlan[] {
-  const dir = (name: string) => JSON.stringify(join(o.outDir, 'runs', name));
-  // input noise lets the model read latents near, not on, the gold ones (docs/EXPERIMENTS.md, 2026-11-27)
-  const colar = ['latent_loss=mse', 'train.lr=1e-3', 'colar.input_noise=0.5', `colar.compression_factors=${JSON.stringify(o.compressions)}`];
-  return [
-    { name: 'cot', stage: 'cot', overrides: [...SFT, `train.epochs=${COT_EPOCHS}`] },
-    { name: 'nocot', stage: 'nocot', overrides: [...SFT, 'train.epochs=1'] },
-    { name: 'colar', stage: 'colar', overrides: [...SFT, `model.init_from=${dir('cot')}`, ...colar, `train.epochs=${COLAR_EPOCHS}`] },
-    { name: 'rl', stage: 'rl', overrides: [`model.init_from=${dir('colar')}`, 'rl.aggregation=mean'] },
-    { name: 'rl-sum32', stage: 'rl', overrides: [`model.init_from=${dir('colar')}`, 'rl.aggregation=sum32'] },
-  ];
-}
-
-export async function runRepro(engine: E.Engine, o: ReproOptions): Promise<ReproResults> {
-  const started = Date.now();
-  await mkdir(o.outDir, { recursive: true });
-  const stages: ReproResults['stages'] = [];
-  for (const p of plan(o)) {
-    const runDir = join(o.outDir, 'runs', p.name);
-    const done = join(runDir, 'DONE');
-    const record = await finishedStage(runDir, done);
-    if (record) {
-      stages.push({ name: p.name, runDir, ...record });
-      o.log(`stage ${p.name}: done before, skipped`);
-      continue;
-    }
-    o.log(`stage ${p.name} …`);
-    const t0 = Date.now();
-    const cfg = resolveConfig(o.preset, p.stage, [...o.overrides, ...p.overrides, `out_dir=${JSON.stringify(runDir)}`]);
-    const { steps } = await runStage(engine, cfg, 'continue', o.log);
-    const finished = { seconds: (Date.now() - t0) / 1000, steps };
-    await writeFileAtomic(done, JSON.stringify(finished));
-    stages.push({ name: p.name, runDir, ...finished });
-  }
-
-  const evalStarted = Date.now();
-  const rows: ReproRow[] = [];
-  const evalDir = join(o.outDir, 'eval');
-  await mkdir(evalDir, { recursive: true });
-  const cotConfig = resolveConfig(o.preset, 'cot', o.overrides);
-  const test = syntheticDataset(cotConfig, 'test', o.testQuestions);
-  const rlCompression = resolveConfig(o.preset, 'rl', o.overrides).rl.compression;
-  const evalPlan: Array<{ row: string; group: string; run: string; mode: EvalMode; c: number }> = [
-    { row: 'No-CoT', group: 'baseline', run: 'nocot', mode: 'no-cot', c: 1 },
-    { row: 'CoT', group: 'baseline', run: 'cot', mode: 'cot', c: 1 },
-    ...o.compressions.map((c) => ({ row: `CoLaR c=${c}`, group: 'colar', run: 'colar', mode: 'latent' as const, c })),
-    ...o.compressions.map((c) => ({ row: `Teacher-forced c=${c}`, group: 'teacher-forced', run: 'colar', mode: 'teacher-forced' as const, c })),
-    { row: `CoLaR-RL c=${rlCompression}`, group: 'rl', run: 'rl', mode: 'latent', c: rlCompression },
-    { row: `CoLaR-RL w/o average c=${rlCompression}`, group: 'ablation', run: 'rl-sum32', mode: 'latent', c: rlCompression },
-  ];
-  for (const e of evalPlan) {
-    const cache = join(evalDir, `${e.row.replace(/[^A-Za-z0-9=.-]+/g, '_')}.json`);
-    if (existsSync(cache)) {
-      rows.push(JSON.parse(await readFile(cache, 'utf8')) as ReproRow);
-      continue;
-    }
-    o.log(`eval ${e.row} (${o.seeds} seeds × ${test.length} questions) …`);
-    const { cfg, run } = await loadRun(engine, join(o.outDir, 'runs', e.run));
-    const acc: number[] = [];
-    const len: number[] = [];
-    const ms: number[] = [];
-    for (let s = 0; s < o.seeds; s++) {
-      const r = await evaluateAccuracy(engine, run, test, { mode: e.mode, compression: e.c, seed: s, pooling: cfg.colar.pooling as Pooling, batchSize: o.evalBatch });
-      acc.push(100 * r.accuracy);
-      len.push(r.meanChain);
-      ms.push(r.msPerQuestion);
-    }
-    run.model.dispose();
-    const row: ReproRow = { row: e.row, group: e.group, accuracy: meanCI(acc), chainLength: meanCI(len), perSeedAccuracy: acc, perSeedChainLength: len, msPerQuestion: meanCI(ms) };
-    await writeFileAtomic(cache, JSON.stringify(row));
-    rows.push(row);
-    o.log(`  ${e.row}: ${row.accuracy.mean.toFixed(1)} ± ${row.accuracy.ci95.toFixed(1)} %, #L ${row.chainLength.mean.toFixed(2)}`);
-  }
-
+export async function reproResults(r: PlanResults): Promise<ReproResults> {
   const curves: Record<string, CurvePoint[]> = {};
-  for (const s of stages) curves[s.name] = await readCurve(join(s.runDir, 'metrics.jsonl'));
-  const results: ReproResults = {
-    command: o.command,
-    machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`,
-    adapter: engine.backend.deviceName,
-    startedAt: new Date(started).toISOString(),
-    // training time of every stage (also those finished by an earlier invocation) plus this evaluation
-    seconds: stages.reduce((t, s) => t + s.seconds, 0) + (Date.now() - evalStarted) / 1000,
-    dataset: `built-in synthetic arithmetic (test split; ${taskDescription(cotConfig.data.arithmetic)})`,
-    testQuestions: test.length,
-    seeds: o.seeds,
-    evalBatch: o.evalBatch,
-    stages,
-    rows,
+  for (const s of r.stages) curves[s.name] = await readCurve(join(s.runDir, 'metrics.jsonl'));
+  const task = (await readRunConfig(r.stages[0].runDir)).data.arithmetic;
+  const rlCompression = r.rows.find((row) => row.group === 'rl')?.compression ?? 1;
+  return {
+    command: r.command, machine: r.machine, adapter: r.adapter, startedAt: r.startedAt, seconds: r.seconds,
+    dataset: `built-in synthetic arithmetic (test split; ${taskDescription(task)})`,
+    testQuestions: r.questions, seeds: r.seeds, evalBatch: r.batch,
+    stages: r.stages.map(({ name, seconds, steps, runDir }) => ({ name, seconds, steps, runDir })),
+    rows: r.rows.map(({ row, group, accuracy, chainLength, perSeedAccuracy, perSeedChainLength, msPerQuestion }) => ({ row, group, accuracy, chainLength, perSeedAccuracy, perSeedChainLength, msPerQuestion })),
     curves,
-    notes: findings(rows, rlCompression, curves),
+    notes: findings(r.rows, rlCompression, curves),
   };
-  await writeReproReport(o.outDir, results);
-  return results;
-}
-
-/**
- * A stage's DONE record when the stage is whole: the marker parses and the run's checkpoint it
- * stands for exists. A marker without its checkpoint (files removed by hand) is not trusted.
- */
-async function finishedStage(runDir: string, done: string): Promise<{ seconds: number; steps: number } | null> {
-  if (!existsSync(done)) return null;
-  try {
-    const record = JSON.parse(await readFile(done, 'utf8')) as { seconds: number; steps: number };
-    const last = await latestCheckpoint(runDir);
-    if (Number.isFinite(record.seconds) && Number.isInteger(record.steps) && last && (await readState(last)).step === record.steps) return record;
-  } catch {
-    // unreadable: the stage runs again (it resumes from its checkpoints)
-  }
-  return null;
 }
 
 function taskDescription(a: ArithmeticConfig): string {

@@ -5,23 +5,17 @@
 // the experience: recompute log-probs, clipped-ratio loss on latents and answer tokens, clip
 // the gradient norm, AdamW.
 
-import { join } from 'node:path';
 import * as E from '../engine/index.js';
 import { isCorrectAnswer } from '../datasets/answer.js';
 import { encodeInferencePrompt, separatorId } from '../datasets/prompt.js';
 import type { QsaRecord } from '../datasets/record.js';
 import { Rng as HostRng } from '../datasets/rng.js';
-import { saveCheckpoint, startOrResume } from './checkpoint.js';
-import { runThenClose } from '../io/files.js';
-import { DivergenceGuard } from './divergence.js';
-import { aggregationWeights, clippedObjective, groupAdvantages, type Aggregation } from './grpo.js';
+import { aggregationWeights, clippedObjective, groupAdvantages } from './grpo.js';
 import { latentReasoning, PAPER_ANSWER_SAMPLING } from './inference.js';
-import { MetricsLog } from './logging/metrics.js';
-import { Progress } from './logging/progress.js';
-import { TensorBoardWriter } from './logging/tensorboard.js';
 import { rolloutLogprobs, type Rollout } from './rl_logprobs.js';
-import { checkpointTensors, type RunModel } from './run.js';
+import type { RunModel } from './run.js';
 import type { TrainConfig } from './train_config.js';
+import { openTrainingLoop } from './training_loop.js';
 
 interface Experience {
   rollout: Rollout;
@@ -33,24 +27,14 @@ interface Experience {
 export async function trainRl(engine: E.Engine, cfg: TrainConfig, run: RunModel, train: QsaRecord[], opts: { resume: boolean; log?: (l: string) => void }): Promise<{ steps: number }> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const rl = cfg.rl;
-  const aggregation = rl.aggregation as Aggregation;
   const head = run.head;
   if (!head) throw new Error('rl: the model has no latent head (start from a CoLaR run with model.init_from)');
-  const runDir = cfg.out_dir;
-  const named = checkpointTensors(run, cfg);
-  const names = [...named.keys()];
-  const params = [...named.values()];
-  for (const p of params) p.requiresGrad = true;
-  const optimizer = new E.AdamW(params, { lr: rl.lr, weightDecay: cfg.train.weight_decay });
   const stepsPerEpoch = Math.ceil(rl.samples_per_epoch / rl.questions_per_step);
   const totalSteps = stepsPerEpoch * rl.epochs;
-  const state = await startOrResume(runDir, opts.resume, cfg.seed, named, optimizer, log);
-  const metrics = await MetricsLog.open(join(runDir, 'metrics.jsonl'), { resumeFromStep: state.step });
-  const tb = await TensorBoardWriter.create(runDir);
-  const progress = new Progress({ total: totalSteps - state.step, label: `grpo${state.step ? ` (resumed at step ${state.step})` : ''}`, stream: process.stderr });
+  const loop = await openTrainingLoop(cfg, run, { lr: rl.lr, totalSteps, label: 'grpo', resume: opts.resume, log });
+  const { params, optimizer, state, metrics, tb, progress, guard } = loop;
   const sep = separatorId(run.prompt);
-  const guard = new DivergenceGuard(cfg.train.max_skipped_steps, state.skippedSteps ?? 0, runDir, log);
-  await runThenClose(async () => {
+  await loop.run(async () => {
     while (state.step < totalSteps) {
       const epoch = Math.floor(state.step / stepsPerEpoch);
       // questions with replacement, a function of (seed, epoch): resumable
@@ -102,7 +86,7 @@ export async function trainRl(engine: E.Engine, cfg: TrainConfig, run: RunModel,
           const part = (logp: E.Tensor, old: (x: Experience) => ArrayLike<number>, count: (x: Experience) => number) => {
             const flatOld = mb.flatMap((x) => Array.from(old(x)));
             const adv = mb.flatMap((x) => new Array<number>(count(x)).fill(x.advantage));
-            const w = aggregationWeights(mb.map(count), aggregation);
+            const w = aggregationWeights(mb.map(count), rl.aggregation);
             return clippedObjective(logp, engine.tensor(flatOld), engine.tensor(adv), engine.tensor(w), rl.clip_eps);
           };
           const latent = part(lp.latent, (x) => x.oldLatent, (x) => x.rollout.latents.length);
@@ -138,11 +122,10 @@ export async function trainRl(engine: E.Engine, cfg: TrainConfig, run: RunModel,
       for (const [k, v] of Object.entries(record)) if (k !== 'step') tb.scalar(`rl/${k}`, v, state.step);
       progress.tick(1, { reward: record.reward, '#L': record.chain_length });
       if (state.step % rl.ckpt_every === 0 || state.step === totalSteps) {
-        await saveCheckpoint(runDir, `step-${String(state.step).padStart(6, '0')}`, named, optimizer, names, { ...state, epoch });
+        await loop.save(`step-${String(state.step).padStart(6, '0')}`, { ...state, epoch });
       }
     }
-    progress.done();
-  }, [() => metrics.close(), () => tb.close(), () => optimizer.dispose()]);
+  });
   return { steps: state.step };
 }
 

@@ -11,7 +11,7 @@ import { withSpecialTokens, type PromptTokenizer } from '../datasets/prompt.js';
 import type { QsaRecord } from '../datasets/record.js';
 import type { Split } from '../datasets/split.js';
 import { arithmeticDataset } from '../datasets/synthetic.js';
-import { syntheticTokenizerFiles, SPECIAL_TOKENS, type NumberTokens } from '../datasets/vocab.js';
+import { syntheticTokenizerFiles, SPECIAL_TOKENS } from '../datasets/vocab.js';
 import { withFileError, writeFileAtomic } from '../io/files.js';
 import { latestCheckpoint, loadWeights, WEIGHTS } from './checkpoint.js';
 import { embeddingStd, LatentHead } from './latent_head.js';
@@ -43,7 +43,7 @@ const baseSource = (cfg: TrainConfig) => resolveModelSource(cfg.model.path!, cfg
 /** The run's tokenizer: the synthetic task's own, or that of the model it builds on. */
 export async function runTokenizer(cfg: TrainConfig): Promise<{ tokenizer: Tokenizer; json: object; config: Record<string, unknown> }> {
   if (cfg.model.path) return sourceTokenizer(await baseSource(cfg));
-  const files = syntheticTokenizerFiles(cfg.data.numbers as NumberTokens);
+  const files = syntheticTokenizerFiles(cfg.data.numbers);
   return { tokenizer: Tokenizer.fromJSON(files.tokenizer, 'synthetic tokenizer'), json: files.tokenizer, config: files.config };
 }
 
@@ -61,7 +61,7 @@ export function syntheticDataset(cfg: TrainConfig, split: Split, n: number): Qsa
 export async function runDatasets(cfg: TrainConfig): Promise<{ train: QsaRecord[]; val: QsaRecord[] }> {
   const load = async (spec: string, split: 'train' | 'val', n: number) => {
     if (spec === 'synthetic') return syntheticDataset(cfg, split, n);
-    const { records } = await loadRecords(spec, { format: (cfg.data.format ?? undefined) as never });
+    const { records } = await loadRecords(spec, { format: cfg.data.format ?? undefined });
     return n > 0 ? records.slice(0, n) : records;
   };
   return { train: await load(cfg.data.train, 'train', cfg.data.n_train), val: await load(cfg.data.val, 'val', cfg.data.n_val) };

@@ -11,10 +11,11 @@
 // position counts the real slots before it, as the reference's cumsum(mask) − 1 does.
 
 import type { EncodedExample } from '../datasets/prompt.js';
+import type { POOLINGS } from './config_schema.js';
 
 export const IGNORE_INDEX = -100;
 
-export type Pooling = 'sqrt' | 'mean';
+export type Pooling = (typeof POOLINGS)[number];
 
 export interface SlotBatch {
   B: number;

@@ -13,12 +13,13 @@
 // (multi_token.ts) to the total.
 
 import * as E from '../engine/index.js';
+import type { LATENT_LOSSES } from './config_schema.js';
 import type { LatentHead } from './latent_head.js';
 import type { MultiTokenHeads } from './multi_token.js';
 import type { Llama } from './llama/model.js';
 import type { SlotBatch } from './sequence.js';
 
-export type LatentLossKind = 'mse' | 'nll' | 'soft-mse';
+export type LatentLossKind = (typeof LATENT_LOSSES)[number];
 
 export interface SftLossConfig {
   latentLoss: LatentLossKind;

@@ -9,7 +9,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { arithmeticOptionsProblem, DEFAULT_ARITHMETIC_OPTIONS, type ArithmeticOptions } from '../datasets/synthetic.js';
+import type { InputFormat } from '../datasets/load.js';
+import type { NumberTokens } from '../datasets/vocab.js';
 import { checkConfig, isObject, leafKeys, STAGES } from './config_schema.js';
+import type { Aggregation } from './grpo.js';
+import type { Pooling } from './sequence.js';
+import type { LatentLossKind } from './sft.js';
 import { applyOverrides, type Json } from './overrides.js';
 
 export type Stage = (typeof STAGES)[number];
@@ -60,11 +65,11 @@ export interface TrainConfig {
     /** 'synthetic' or a dataset file */
     train: string;
     val: string;
-    format: string | null;
+    format: InputFormat | null;
     n_train: number;
     n_val: number;
     /** the synthetic tokenizer's numbers: 'digits' or 'chunks' */
-    numbers: string;
+    numbers: NumberTokens;
     /** the built-in task's problems, as `colar-wgpu data synth` draws them */
     arithmetic: ArithmeticConfig;
   };
@@ -93,8 +98,8 @@ export interface TrainConfig {
   colar: {
     /** each training step draws one of these */
     compression_factors: number[];
-    pooling: string;
-    latent_loss: string;
+    pooling: Pooling;
+    latent_loss: LatentLossKind;
     ce_weight: number;
     latent_weight: number;
     entropy_weight: number;
@@ -119,7 +124,7 @@ export interface TrainConfig {
     lr: number;
     clip_eps: number;
     /** 'mean' over each sample's positions (the paper's averaged reward) or 'sum32' */
-    aggregation: string;
+    aggregation: Aggregation;
     punish_latent_length: boolean;
     compression: number;
     max_latent_steps: number;
@@ -128,7 +133,7 @@ export interface TrainConfig {
 }
 
 /** The folder that holds package.json (and configs/), from the source tree or from dist/. */
-function packageRoot(): string {
+export function packageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!existsSync(path.join(dir, 'package.json'))) {
     const up = path.dirname(dir);

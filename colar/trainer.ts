@@ -5,23 +5,17 @@
 // loss or gradient skipped (divergence.ts), and exact resume (weights, optimizer, RNG, data
 // position, what is left after the last step). Metrics go to metrics.jsonl, TensorBoard and a progress line.
 
-import { join } from 'node:path';
 import * as E from '../engine/index.js';
 import { encodeExample, type EncodedExample } from '../datasets/prompt.js';
 import type { QsaRecord } from '../datasets/record.js';
 import { Rng as HostShuffle } from '../datasets/rng.js';
-import { saveCheckpoint, startOrResume } from './checkpoint.js';
-import { DivergenceGuard } from './divergence.js';
 import { failpoint } from '../io/failpoint.js';
-import { runThenClose } from '../io/files.js';
 import { evaluateAccuracy } from './evaluate.js';
-import { MetricsLog } from './logging/metrics.js';
-import { Progress } from './logging/progress.js';
-import { TensorBoardWriter } from './logging/tensorboard.js';
-import { checkpointTensors, type RunModel } from './run.js';
-import { buildSlotBatch, type Pooling } from './sequence.js';
-import { sftLosses, type LatentLossKind, type SftLossConfig } from './sft.js';
+import type { RunModel } from './run.js';
+import { buildSlotBatch } from './sequence.js';
+import { sftLosses, type SftLossConfig } from './sft.js';
 import type { TrainConfig } from './train_config.js';
+import { openTrainingLoop } from './training_loop.js';
 
 export interface TrainResult {
   steps: number;
@@ -68,29 +62,22 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
   const log = opts.log ?? ((line: string) => console.log(line));
   const runDir = cfg.out_dir;
   const t = cfg.train;
-  const named = checkpointTensors(run, cfg);
-  const names = [...named.keys()];
-  const params = [...named.values()];
-  for (const p of params) p.requiresGrad = true;
-  const optimizer = new E.AdamW(params, { lr: t.lr, weightDecay: t.weight_decay });
   const microPerStep = t.batch_size * t.grad_accum;
-  // model FLOPs per token: 2 per weight forward and 4 backward for weights that train, 2 + 2
-  // for frozen ones (their inputs still need gradients); attention scores are not counted
-  const trainable = new Set(params);
-  const flopsPerToken = [...new Set([...run.model.namedParameters().values(), ...params])].reduce((f, p) => f + (trainable.has(p) ? 6 : 4) * p.size, 0);
   // tokens of each example at speed 1 (a compressed chain shrinks with it): ~1 s for 20k examples
   const lengths = t.group_by_length ? data.train.map((r) => encodedLength(encodeExample(run.prompt, r, 1))) : [];
   const stepsPerEpoch = Math.ceil(data.train.length / microPerStep);
   const totalSteps = Math.min(t.max_steps ?? Infinity, stepsPerEpoch * t.epochs);
   const factors = cfg.stage === 'colar' ? cfg.colar.compression_factors : [1];
-  const lossCfg: SftLossConfig = { latentLoss: cfg.colar.latent_loss as LatentLossKind, ceWeight: cfg.colar.ce_weight, latentWeight: cfg.colar.latent_weight, entropyWeight: cfg.colar.entropy_weight, predEmbedForwardWeight: cfg.colar.pred_embed_forward_weight ?? 0, inputNoise: cfg.colar.input_noise ?? 0 };
+  const lossCfg: SftLossConfig = { latentLoss: cfg.colar.latent_loss, ceWeight: cfg.colar.ce_weight, latentWeight: cfg.colar.latent_weight, entropyWeight: cfg.colar.entropy_weight, predEmbedForwardWeight: cfg.colar.pred_embed_forward_weight ?? 0, inputNoise: cfg.colar.input_noise ?? 0 };
 
-  const state = await startOrResume(runDir, opts.resume, cfg.seed, named, optimizer, log);
+  const loop = await openTrainingLoop(cfg, run, { lr: t.lr, totalSteps, label: `${cfg.stage} sft`, resume: opts.resume, log });
+  const { params, optimizer, state, metrics, tb, progress, guard } = loop;
+  // model FLOPs per token: 2 per weight forward and 4 backward for weights that train, 2 + 2
+  // for frozen ones (their inputs still need gradients); attention scores are not counted
+  const trainable = new Set(params);
+  const flopsPerToken = [...new Set([...run.model.namedParameters().values(), ...params])].reduce((f, p) => f + (trainable.has(p) ? 6 : 4) * p.size, 0);
   const rng = E.Rng.fromState(state.rng);
-  const metrics = await MetricsLog.open(join(runDir, 'metrics.jsonl'), { resumeFromStep: state.step });
-  const tb = await TensorBoardWriter.create(runDir);
-  const progress = new Progress({ total: totalSteps - state.step, label: `${cfg.stage} sft${state.step ? ` (resumed at step ${state.step})` : ''}`, stream: process.stderr });
-  const save = (name: string) => saveCheckpoint(runDir, name, named, optimizer, names, { ...state, rng: rng.state() });
+  const save = (name: string) => loop.save(name, { ...state, rng: rng.state() });
   const stepName = () => `step-${String(state.step).padStart(6, '0')}`;
   const epochComplete = () => state.batchInEpoch * microPerStep >= data.train.length;
   const finished = () => state.step >= totalSteps || state.epoch >= t.epochs;
@@ -113,9 +100,8 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
     if (!orders.has(epoch)) orders.set(epoch, t.group_by_length ? lengthGroupedOrder(lengths, t.batch_size, cfg.seed, epoch) : epochOrder(data.train.length, cfg.seed, epoch));
     return orders.get(epoch)!;
   };
-  const guard = new DivergenceGuard(t.max_skipped_steps, state.skippedSteps ?? 0, runDir, log);
 
-  await runThenClose(async () => {
+  await loop.run(async () => {
     // each pass either closes an epoch or trains one step, so a run resumed at any point (even
     // killed during the last validation) goes on with exactly what was left
     for (;;) {
@@ -140,7 +126,7 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
         const labelDraw = seededStream(cfg.seed, state.step * 131 + micro);
         const batch = buildSlotBatch(
           records.map((r) => encodeExample(run.prompt, r, cfg.stage === 'cot' || cfg.stage === 'nocot' ? 1 : c)),
-          { compression: c, pooling: cfg.colar.pooling as Pooling, padId: run.prompt.padId, random: labelDraw, withSteps: cfg.stage !== 'nocot' },
+          { compression: c, pooling: cfg.colar.pooling, padId: run.prompt.padId, random: labelDraw, withSteps: cfg.stage !== 'nocot' },
         );
         tokens += batch.mask.reduce((s, m) => s + m, 0);
         const computed = engine.scope(() => {
@@ -176,8 +162,7 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
     }
     // a run cut short by max_steps ends mid-epoch: it is still validated, and its last step kept
     if (state.validatedStep !== state.step) await validateAndSave();
-    progress.done();
-  }, [() => metrics.close(), () => tb.close(), () => optimizer.dispose()]);
+  });
   return { steps: state.step, bestMetric: state.bestMetric, runDir };
 }
 

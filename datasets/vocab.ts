@@ -9,7 +9,8 @@ import { LLAMA3_PRETOKENIZER_PATTERN } from '../colar/llama/tokenizer.js';
 import { answerText, questionPromptText, THINKING_SEPARATOR } from './prompt.js';
 import { arithmeticTemplateQuestions } from './synthetic.js';
 
-export type NumberTokens = 'digits' | 'chunks';
+export const NUMBER_TOKENS = ['digits', 'chunks'] as const;
+export type NumberTokens = (typeof NUMBER_TOKENS)[number];
 
 export const SPECIAL_TOKENS = {
   bos: '<|begin_of_text|>',
