@@ -196,14 +196,15 @@ export async function loadOptimizer(file: string, optimizer: E.AdamW, names: str
 
 /**
  * Where a run starts: step 0, or (with `resume`) the state of the run's latest checkpoint, whose
- * weights and optimizer moments are loaded into `named` and `optimizer` in place.
+ * weights and optimizer moments (saved under `optimizerNames`) are loaded into `named` and
+ * `optimizer` in place.
  */
-export async function startOrResume(runDir: string, resume: boolean, seed: number, named: Map<string, E.Tensor>, optimizer: E.AdamW, log: (line: string) => void): Promise<CheckpointState> {
+export async function startOrResume(runDir: string, resume: boolean, seed: number, named: Map<string, E.Tensor>, optimizer: E.AdamW, optimizerNames: string[], log: (line: string) => void): Promise<CheckpointState> {
   const from = resume ? await latestCheckpoint(runDir) : null;
   if (!from) return { step: 0, epoch: 0, batchInEpoch: 0, rng: { seed, offset: 0 }, bestMetric: null };
   const state = await readState(from);
   await loadWeights(join(from, WEIGHTS), named);
-  await loadOptimizer(join(from, OPTIMIZER), optimizer, [...named.keys()]);
+  await loadOptimizer(join(from, OPTIMIZER), optimizer, optimizerNames);
   log(`resumed from ${from} at step ${state.step} (epoch ${state.epoch + 1}, batch ${state.batchInEpoch})`);
   return state;
 }

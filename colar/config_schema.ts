@@ -22,6 +22,10 @@ export const STAGES = ['cot', 'nocot', 'colar', 'rl'] as const;
 export const POOLINGS = ['sqrt', 'mean'] as const;
 export const LATENT_LOSSES = ['mse', 'nll', 'soft-mse'] as const;
 export const AGGREGATIONS = ['mean', 'sum32'] as const;
+export const LR_SCHEDULES = ['cosine', 'constant'] as const;
+export const VAL_DECODINGS = ['sampled', 'greedy'] as const;
+export const PRED_EMBED_FORWARD_VARIANTS = ['aligned', 'reference'] as const;
+export const ZERO_ADVANTAGE_STEPS = ['skip', 'step'] as const;
 export const LORA_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 
 const int = (min: number, nullable = false): Rule => ({ kind: 'int', min, nullable });
@@ -63,13 +67,15 @@ export const CONFIG_SCHEMA: Record<string, Rule> = {
   'train.min_lr_ratio': num({ min: 0, max: 1 }),
   'train.warmup_steps': int(0),
   'train.weight_decay': num({ min: 0 }),
-  'train.grad_clip': num({ above: 0 }),
+  'train.lr_schedule': oneOf(LR_SCHEDULES),
+  'train.grad_clip': num({ above: 0, nullable: true }),
   'train.ckpt_every': int(1),
   'train.val_samples': int(0),
   'train.max_steps': int(1, true),
   'train.group_by_length': bool,
   'train.multi_token': int(1),
   'train.max_skipped_steps': int(1),
+  'train.val_decoding': oneOf(VAL_DECODINGS),
   'lora.enabled': bool,
   'lora.r': int(1),
   'lora.alpha': num({ above: 0 }),
@@ -82,11 +88,14 @@ export const CONFIG_SCHEMA: Record<string, Rule> = {
   'colar.latent_weight': num({ min: 0 }),
   'colar.entropy_weight': num({}),
   'colar.pred_embed_forward_weight': num({ min: 0 }),
+  'colar.pred_embed_forward_variant': oneOf(PRED_EMBED_FORWARD_VARIANTS),
   'colar.input_noise': num({ min: 0 }),
   'colar.head_intermediate': int(1),
   'colar.embed_std': num({ above: 0, nullable: true }),
   'colar.val_compression': int(1),
   'colar.curriculum_fraction': num({ min: 0, max: 1 }),
+  'colar.reference_padding': bool,
+  'colar.freeze_embeddings': bool,
   'rl.group_size': int(1),
   'rl.questions_per_step': int(1),
   'rl.samples_per_epoch': int(1),
@@ -99,6 +108,8 @@ export const CONFIG_SCHEMA: Record<string, Rule> = {
   'rl.compression': int(1),
   'rl.max_latent_steps': int(1),
   'rl.ckpt_every': int(1),
+  'rl.zero_advantage_steps': oneOf(ZERO_ADVANTAGE_STEPS),
+  'rl.validate': bool,
 };
 
 /** Every leaf key of a config object, dotted. */

@@ -3,7 +3,8 @@
 // correctness (optionally acc / #L), normalises rewards within each group, scores the rollouts
 // under the rollout policy (old log-probs), then makes one pass over shuffled minibatches of
 // the experience: recompute log-probs, clipped-ratio loss on latents and answer tokens, clip
-// the gradient norm, AdamW.
+// the gradient norm, AdamW. After each epoch the model is validated at the rollout factor and
+// the best checkpoint kept (rl.validate), as the reference selects its checkpoints.
 
 import * as E from '../engine/index.js';
 import { isCorrectAnswer } from '../datasets/answer.js';
@@ -15,7 +16,7 @@ import { latentReasoning, PAPER_ANSWER_SAMPLING } from './inference.js';
 import { rolloutLogprobs, type Rollout } from './rl_logprobs.js';
 import type { RunModel } from './run.js';
 import type { TrainConfig } from './train_config.js';
-import { openTrainingLoop } from './training_loop.js';
+import { openTrainingLoop, stepCheckpointName, validationAccuracy } from './training_loop.js';
 
 interface Experience {
   rollout: Rollout;
@@ -24,7 +25,7 @@ interface Experience {
   oldAnswer: Float32Array | Float64Array;
 }
 
-export async function trainRl(engine: E.Engine, cfg: TrainConfig, run: RunModel, train: QsaRecord[], opts: { resume: boolean; log?: (l: string) => void }): Promise<{ steps: number }> {
+export async function trainRl(engine: E.Engine, cfg: TrainConfig, run: RunModel, data: { train: QsaRecord[]; val: QsaRecord[] }, opts: { resume: boolean; log?: (l: string) => void }): Promise<{ steps: number; bestMetric: number | null }> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const rl = cfg.rl;
   const head = run.head;
@@ -34,8 +35,19 @@ export async function trainRl(engine: E.Engine, cfg: TrainConfig, run: RunModel,
   const loop = await openTrainingLoop(cfg, run, { lr: rl.lr, totalSteps, label: 'grpo', resume: opts.resume, log });
   const { params, optimizer, state, metrics, tb, progress, guard } = loop;
   const sep = separatorId(run.prompt);
+  const train = data.train;
+  const epochEnded = () => state.step > 0 && state.step % stepsPerEpoch === 0;
   await loop.run(async () => {
-    while (state.step < totalSteps) {
+    for (;;) {
+      // like SFT's, so that a run killed during a validation redoes just that on resume
+      if (rl.validate && epochEnded() && state.validatedStep !== state.step) {
+        state.epoch = state.step / stepsPerEpoch;
+        const accuracy = await validationAccuracy(engine, cfg, run, data.val, 'latent', rl.compression);
+        log(`step ${state.step} (end of epoch ${state.epoch}): validation accuracy ${(100 * accuracy).toFixed(1)}% at c = ${rl.compression} on ${Math.min(cfg.train.val_samples, data.val.length)} questions`);
+        await loop.recordValidation(accuracy, () => ({ ...state }));
+        continue;
+      }
+      if (state.step >= totalSteps) break;
       const epoch = Math.floor(state.step / stepsPerEpoch);
       // questions with replacement, a function of (seed, epoch): resumable
       const draw = new HostRng(cfg.seed * 7777 + epoch);
@@ -80,7 +92,8 @@ export async function trainRl(engine: E.Engine, cfg: TrainConfig, run: RunModel,
       const parts = { latentLoss: 0, answerLoss: 0, clip: 0, batches: 0 };
       for (let i = 0; i < order.length; i += rl.exp_batch_size) {
         const mb = order.slice(i, i + rl.exp_batch_size).map((k) => experience[k]);
-        if (mb.every((x) => x.advantage === 0)) continue; // all-equal groups carry no signal
+        // all-equal groups carry no signal; the reference still steps (momentum and weight decay move)
+        if (rl.zero_advantage_steps === 'skip' && mb.every((x) => x.advantage === 0)) continue;
         const values = engine.scope(() => {
           const lp = rolloutLogprobs(run.model, head, mb.map((x) => x.rollout), run.prompt.padId);
           const part = (logp: E.Tensor, old: (x: Experience) => ArrayLike<number>, count: (x: Experience) => number) => {
@@ -94,7 +107,7 @@ export async function trainRl(engine: E.Engine, cfg: TrainConfig, run: RunModel,
           E.backward(E.add(latent.loss, answer.loss));
           return [latent.loss, answer.loss, E.scale(E.add(latent.clipFraction, answer.clipFraction), 0.5)].map((t) => E.keep(t));
         });
-        const clip = E.clipGradNorm(params, cfg.train.grad_clip);
+        const clip = E.clipGradNorm(params, cfg.train.grad_clip ?? Infinity);
         const [ll, al, cf] = await Promise.all(values.map((v) => v.item()));
         values.forEach((v) => v.dispose());
         const [, gradNorm] = await clip.array();
@@ -122,11 +135,11 @@ export async function trainRl(engine: E.Engine, cfg: TrainConfig, run: RunModel,
       for (const [k, v] of Object.entries(record)) if (k !== 'step') tb.scalar(`rl/${k}`, v, state.step);
       progress.tick(1, { reward: record.reward, '#L': record.chain_length });
       if (state.step % rl.ckpt_every === 0 || state.step === totalSteps) {
-        await loop.save(`step-${String(state.step).padStart(6, '0')}`, { ...state, epoch });
+        await loop.save(stepCheckpointName(state.step), { ...state, epoch });
       }
     }
   });
-  return { steps: state.step };
+  return { steps: state.step, bestMetric: state.bestMetric };
 }
 
 function mean(xs: number[]): number {

@@ -34,8 +34,8 @@ export async function runStage(engine: E.Engine, requested: TrainConfig, mode: C
       if (data.train.length === 0) throw new Error(`data.train ${cfg.data.train}: no training records`);
       await writeRunFiles(claim.dir, cfg);
       if (cfg.stage === 'rl') {
-        const rl = await trainRl(engine, cfg, run, data.train, { resume: claim.resume, log });
-        return { runDir: claim.dir, steps: rl.steps, bestMetric: null, resumed: claim.resume };
+        const rl = await trainRl(engine, cfg, run, data, { resume: claim.resume, log });
+        return { runDir: claim.dir, steps: rl.steps, bestMetric: rl.bestMetric, resumed: claim.resume };
       }
       const result = await train(engine, cfg, run, data, { resume: claim.resume, log });
       return { runDir: claim.dir, steps: result.steps, bestMetric: result.bestMetric, resumed: claim.resume };

@@ -11,10 +11,10 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { arithmeticOptionsProblem, DEFAULT_ARITHMETIC_OPTIONS, type ArithmeticOptions } from '../datasets/synthetic.js';
 import type { InputFormat } from '../datasets/load.js';
 import type { NumberTokens } from '../datasets/vocab.js';
-import { checkConfig, isObject, leafKeys, STAGES } from './config_schema.js';
+import { checkConfig, isObject, leafKeys, STAGES, type LR_SCHEDULES, type VAL_DECODINGS, type ZERO_ADVANTAGE_STEPS } from './config_schema.js';
 import type { Aggregation } from './grpo.js';
 import type { Pooling } from './sequence.js';
-import type { LatentLossKind } from './sft.js';
+import type { LatentLossKind, PredEmbedForwardVariant } from './sft.js';
 import { applyOverrides, type Json } from './overrides.js';
 
 export type Stage = (typeof STAGES)[number];
@@ -78,10 +78,13 @@ export interface TrainConfig {
     batch_size: number;
     grad_accum: number;
     lr: number;
+    /** 'cosine': linear warmup, then cosine decay to min_lr_ratio·lr; 'constant': lr throughout (the reference's) */
+    lr_schedule: (typeof LR_SCHEDULES)[number];
     min_lr_ratio: number;
     warmup_steps: number;
     weight_decay: number;
-    grad_clip: number;
+    /** global gradient-norm clip; null: none (the reference's) */
+    grad_clip: number | null;
     /** optimizer steps between checkpoints (and the most a kill -9 can lose) */
     ckpt_every: number;
     /** validation questions answered at the end of each epoch */
@@ -93,6 +96,8 @@ export interface TrainConfig {
     multi_token: number;
     /** consecutive steps with a non-finite loss or gradient (each skipped) before the run stops */
     max_skipped_steps: number;
+    /** validation decodes 'sampled' as the test does (the reference's) or 'greedy' with mean latents */
+    val_decoding: (typeof VAL_DECODINGS)[number];
   };
   lora: { enabled: boolean; r: number; alpha: number; dropout: number; target_modules: string[] };
   colar: {
@@ -105,6 +110,8 @@ export interface TrainConfig {
     entropy_weight: number;
     /** CE of a second pass fed the head's own samples (the reference's pred_embed_forward); 0 = off */
     pred_embed_forward_weight: number;
+    /** how that pass feeds the samples: 'aligned' (this project's) or 'reference' (sft.ts, ownLatentsCE) */
+    pred_embed_forward_variant: PredEmbedForwardVariant;
     /** std of Gaussian noise added to each compressed group fed in training, in embedding stds (0 = off) */
     input_noise: number;
     head_intermediate: number;
@@ -114,6 +121,10 @@ export interface TrainConfig {
     val_compression: number;
     /** fraction of training over which the factors drawn grow from the first to all (0: off) */
     curriculum_fraction: number;
+    /** the reference's all-padding groups in each batch (sequence.ts) */
+    reference_padding: boolean;
+    /** the embedding table (and a tied LM head) does not train: the latent head's targets stay fixed */
+    freeze_embeddings: boolean;
   };
   rl: {
     group_size: number;
@@ -129,6 +140,10 @@ export interface TrainConfig {
     compression: number;
     max_latent_steps: number;
     ckpt_every: number;
+    /** a minibatch whose advantages are all 0: 'skip' it, or 'step' the optimizer anyway (the reference's) */
+    zero_advantage_steps: (typeof ZERO_ADVANTAGE_STEPS)[number];
+    /** validation after each epoch with best-checkpoint selection (the reference's) */
+    validate: boolean;
   };
 }
 
@@ -261,6 +276,13 @@ export function normalizeRunConfig(json: unknown, file: string): TrainConfig {
     [colar, 'curriculum_fraction', 0],
     [data, 'numbers', tinyData.numbers],
     [cfg.model as JsonObject, 'adapter', null],
+    [cfg.train as JsonObject, 'lr_schedule', 'cosine'],
+    [cfg.train as JsonObject, 'val_decoding', 'greedy'],
+    [colar, 'pred_embed_forward_variant', 'aligned'],
+    [colar, 'reference_padding', false],
+    [colar, 'freeze_embeddings', false],
+    [cfg.rl as JsonObject, 'zero_advantage_steps', 'skip'],
+    [cfg.rl as JsonObject, 'validate', false],
   ];
   for (const [section, key, value] of addedKeys) if (!(key in section)) section[key] = value;
   checkConfig(cfg, file);

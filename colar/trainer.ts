@@ -10,12 +10,11 @@ import { encodeExample, type EncodedExample } from '../datasets/prompt.js';
 import type { QsaRecord } from '../datasets/record.js';
 import { Rng as HostShuffle } from '../datasets/rng.js';
 import { failpoint } from '../io/failpoint.js';
-import { evaluateAccuracy } from './evaluate.js';
 import type { RunModel } from './run.js';
 import { buildSlotBatch } from './sequence.js';
 import { sftLosses, type SftLossConfig } from './sft.js';
 import type { TrainConfig } from './train_config.js';
-import { openTrainingLoop } from './training_loop.js';
+import { openTrainingLoop, stepCheckpointName, validationAccuracy } from './training_loop.js';
 
 export interface TrainResult {
   steps: number;
@@ -23,8 +22,9 @@ export interface TrainResult {
   runDir: string;
 }
 
-/** Linear warmup, then cosine decay to min_lr_ratio·lr at the last step. */
+/** Linear warmup, then cosine decay to min_lr_ratio·lr at the last step; or lr throughout. */
 export function learningRate(step: number, totalSteps: number, c: TrainConfig['train']): number {
+  if (c.lr_schedule === 'constant') return c.lr;
   if (step <= c.warmup_steps) return (c.lr * step) / Math.max(1, c.warmup_steps);
   const progress = Math.min(1, (step - c.warmup_steps) / Math.max(1, totalSteps - c.warmup_steps));
   return c.lr * (c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + Math.cos(Math.PI * progress)));
@@ -68,7 +68,10 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
   const stepsPerEpoch = Math.ceil(data.train.length / microPerStep);
   const totalSteps = Math.min(t.max_steps ?? Infinity, stepsPerEpoch * t.epochs);
   const factors = cfg.stage === 'colar' ? cfg.colar.compression_factors : [1];
-  const lossCfg: SftLossConfig = { latentLoss: cfg.colar.latent_loss, ceWeight: cfg.colar.ce_weight, latentWeight: cfg.colar.latent_weight, entropyWeight: cfg.colar.entropy_weight, predEmbedForwardWeight: cfg.colar.pred_embed_forward_weight ?? 0, inputNoise: cfg.colar.input_noise ?? 0 };
+  const lossCfg: SftLossConfig = {
+    latentLoss: cfg.colar.latent_loss, ceWeight: cfg.colar.ce_weight, latentWeight: cfg.colar.latent_weight, entropyWeight: cfg.colar.entropy_weight,
+    predEmbedForwardWeight: cfg.colar.pred_embed_forward_weight, predEmbedForwardVariant: cfg.colar.pred_embed_forward_variant, inputNoise: cfg.colar.input_noise,
+  };
 
   const loop = await openTrainingLoop(cfg, run, { lr: t.lr, totalSteps, label: `${cfg.stage} sft`, resume: opts.resume, log });
   const { params, optimizer, state, metrics, tb, progress, guard } = loop;
@@ -77,23 +80,16 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
   const trainable = new Set(params);
   const flopsPerToken = [...new Set([...run.model.namedParameters().values(), ...params])].reduce((f, p) => f + (trainable.has(p) ? 6 : 4) * p.size, 0);
   const rng = E.Rng.fromState(state.rng);
-  const save = (name: string) => loop.save(name, { ...state, rng: rng.state() });
-  const stepName = () => `step-${String(state.step).padStart(6, '0')}`;
+  const snapshot = () => ({ ...state, rng: rng.state() });
   const epochComplete = () => state.batchInEpoch * microPerStep >= data.train.length;
   const finished = () => state.step >= totalSteps || state.epoch >= t.epochs;
   /** validation, best-checkpoint selection and a checkpoint: what follows an epoch and the last step */
   const validateAndSave = async () => {
     failpoint('validation');
-    const accuracy = await validate(engine, cfg, run, data.val);
-    state.validatedStep = state.step;
-    metrics.write({ step: state.step, epoch: state.epoch, val_accuracy: accuracy });
-    tb.scalar('val/accuracy', accuracy, state.step);
+    const mode = cfg.stage === 'colar' ? 'latent' : cfg.stage === 'nocot' ? 'no-cot' : 'cot';
+    const accuracy = await validationAccuracy(engine, cfg, run, data.val, mode, cfg.colar.val_compression);
     log(`step ${state.step} (${epochComplete() || state.batchInEpoch === 0 ? `end of epoch ${state.epoch}` : `epoch ${state.epoch + 1}`}): validation accuracy ${(100 * accuracy).toFixed(1)}% on ${Math.min(cfg.train.val_samples, data.val.length)} questions`);
-    if (state.bestMetric === null || accuracy >= state.bestMetric) {
-      state.bestMetric = accuracy;
-      await save('best');
-    }
-    await save(stepName());
+    await loop.recordValidation(accuracy, snapshot);
   };
   const orders = new Map<number, number[]>();
   const orderOf = (epoch: number) => {
@@ -126,7 +122,7 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
         const labelDraw = seededStream(cfg.seed, state.step * 131 + micro);
         const batch = buildSlotBatch(
           records.map((r) => encodeExample(run.prompt, r, cfg.stage === 'cot' || cfg.stage === 'nocot' ? 1 : c)),
-          { compression: c, pooling: cfg.colar.pooling, padId: run.prompt.padId, random: labelDraw, withSteps: cfg.stage !== 'nocot' },
+          { compression: c, pooling: cfg.colar.pooling, padId: run.prompt.padId, random: labelDraw, withSteps: cfg.stage !== 'nocot', referencePadding: cfg.colar.reference_padding },
         );
         tokens += batch.mask.reduce((s, m) => s + m, 0);
         const computed = engine.scope(() => {
@@ -145,7 +141,7 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
       state.batchInEpoch++;
       optimizer.lr = learningRate(state.step, totalSteps, t);
       // the update is applied only when the loss and the gradient are finite
-      const clip = E.clipGradNorm(params, t.grad_clip);
+      const clip = E.clipGradNorm(params, t.grad_clip ?? Infinity);
       const [, gradNorm] = await clip.array();
       const skipped = await guard.check(state.step, parts.loss, gradNorm);
       if (!skipped) optimizer.update(clip);
@@ -158,20 +154,12 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
       metrics.write(record);
       for (const [k, v] of Object.entries(record)) if (typeof v === 'number' && Number.isFinite(v) && k !== 'step') tb.scalar(`train/${k}`, v, state.step);
       progress.tick(1, { loss, c, 'tok/s': Math.round(tokens / seconds) });
-      if (state.step % t.ckpt_every === 0) await save(stepName());
+      if (state.step % t.ckpt_every === 0) await loop.save(stepCheckpointName(state.step), snapshot());
     }
     // a run cut short by max_steps ends mid-epoch: it is still validated, and its last step kept
     if (state.validatedStep !== state.step) await validateAndSave();
   });
   return { steps: state.step, bestMetric: state.bestMetric, runDir };
-}
-
-async function validate(engine: E.Engine, cfg: TrainConfig, run: RunModel, val: QsaRecord[]): Promise<number> {
-  const records = val.slice(0, cfg.train.val_samples);
-  if (records.length === 0) return 0;
-  const mode = cfg.stage === 'colar' ? 'latent' : cfg.stage === 'nocot' ? 'no-cot' : 'cot';
-  const { accuracy } = await evaluateAccuracy(engine, run, records, { mode, compression: cfg.colar.val_compression, seed: cfg.seed, greedy: true, deterministic: true });
-  return accuracy;
 }
 
 /**
