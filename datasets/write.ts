@@ -1,9 +1,7 @@
-// Writes records to disk as QSA JSON (what the reference trains on) or as iCoT lines,
-// streaming, so converting a large file never holds it in memory.
+// Writes records as QSA JSON (what the reference trains on) or as iCoT lines, streaming, so
+// converting a large file never holds it in memory; a file appears only once it is complete.
 
-import { createWriteStream } from 'node:fs';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { writeChunksOrStdout } from '../io/files.js';
 import { formatIcotLine } from './formats/icot.js';
 import { qsaJsonChunks } from './formats/qsa_json.js';
 import type { QuestionStepsAnswer } from './record.js';
@@ -17,7 +15,7 @@ async function* icotChunks(records: Records): AsyncGenerator<string> {
   for await (const record of records) yield `${formatIcotLine(record)}\n`;
 }
 
+/** Writes `records` to `file` atomically, or to standard output when `file` is `-`. */
 export async function writeRecords(file: string, records: Records, format: OutputFormat): Promise<void> {
-  const chunks = format === 'qsa-json' ? qsaJsonChunks(records) : icotChunks(records);
-  await pipeline(Readable.from(chunks), createWriteStream(file, { encoding: 'utf8' }));
+  await writeChunksOrStdout(file, format === 'qsa-json' ? qsaJsonChunks(records) : icotChunks(records));
 }

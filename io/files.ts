@@ -4,6 +4,7 @@
 // operation (`cannot write runs/x/state.json: no space left on device`), never a raw errno.
 
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { createWriteStream, realpathSync } from 'node:fs';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -110,6 +111,15 @@ export async function writeChunksAtomic(file: string, chunks: AsyncIterable<stri
     await unlink(temporary).catch(() => undefined);
     throw err;
   }
+}
+
+/** The output name that means standard output, as in most command-line tools. */
+export const STDOUT = '-';
+
+/** Streams text chunks to standard output when `file` is `-`, else into `file` atomically. */
+export async function writeChunksOrStdout(file: string, chunks: AsyncIterable<string> | Iterable<string>): Promise<void> {
+  if (file !== STDOUT) return writeChunksAtomic(file, chunks);
+  for await (const chunk of chunks) if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
 }
 
 /** The canonical path of `file` (symlinks resolved), or its absolute path when it does not exist yet. */

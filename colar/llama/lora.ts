@@ -1,9 +1,10 @@
 // LoRA adapters on named linear layers, PEFT-compatible: the same target names, A
 // Kaiming-uniform and B zero at init, scale alpha/r, and the PEFT tensor names on disk.
 
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as E from '../../engine/index.js';
+import { writeFileAtomic } from '../../io/files.js';
 import { SafetensorsFile, writeSafetensors } from './safetensors.js';
 import type { Linear } from './linear.js';
 import type { Llama } from './model.js';
@@ -106,14 +107,13 @@ export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
 
 /** Writes adapter_config.json and adapter_model.safetensors as PEFT does. */
 export async function saveLora(model: Llama, cfg: LoraConfig, dir: string, baseModel: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
   const tensors = [...loraParameters(model, cfg.targetModules)].map(([name, t]) => ({
     name,
     shape: [...t.shape],
     data: () => t.float32(),
   }));
   await writeSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: 'pt' });
-  await writeFile(join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(peftAdapterConfig(cfg, baseModel), null, 2));
+  await writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(peftAdapterConfig(cfg, baseModel), null, 2));
 }
 
 /** Adds the adapter saved in a PEFT directory to the model (base frozen). */
