@@ -55,7 +55,7 @@ sft() { # stage, run name, seed, budget, overrides...
   timeout "$4" $cli train --preset "$preset" --stage "$1" --out "$out/$2" seed="$3" "${@:5}" $extra > "$out/logs/$2.log" 2>&1
 }
 evaluate() { # run name, flags...
-  timeout "$t_eval" $cli eval --ckpt "$out/$1" --n "$eval_n" --seeds "$eval_seeds" --batch "$eval_n" "${@:2}" > "$out/logs/eval-$1.log" 2>&1
+  timeout "$t_eval" $cli eval --ckpt "$out/$1" -n "$eval_n" --seeds "$eval_seeds" --batch "$eval_n" "${@:2}" > "$out/logs/eval-$1.log" 2>&1
 }
 # shellcheck disable=SC2086
 rl_then_eval() { # aggregation

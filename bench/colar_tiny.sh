@@ -35,7 +35,7 @@ evaluate() { # run name, log tag, flags...
   local log="$out/logs/eval-$1$2.log"
   grep -q '^wrote' "$log" 2>/dev/null && return
   stamp "eval $1 ${*:3}"
-  $cli eval --ckpt "$out/$1" --n "$eval_n" --seeds "$eval_seeds" --batch "$eval_n" "${@:3}" > "$log" 2>&1
+  $cli eval --ckpt "$out/$1" -n "$eval_n" --seeds "$eval_seeds" --batch "$eval_n" "${@:3}" > "$log" 2>&1
 }
 
 colar=(model.init_from="$out/cot" train.lr=1e-3 latent_loss=mse colar.input_noise=0.5 train.epochs=8)

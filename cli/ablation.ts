@@ -1,7 +1,7 @@
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { ablationMarkdown, readAblation } from '../colar/report/ablation_table.js';
+import { writeFileAtomic } from '../io/files.js';
 
 export function ablationCommand(): Command {
   return new Command('ablation')
@@ -11,7 +11,7 @@ export function ablationCommand(): Command {
       const cells = await readAblation(dir);
       if (cells.length === 0) throw new Error(`${dir}: no evaluated runs (<lever>-s<seed>/eval/eval.json)`);
       const table = ablationMarkdown(cells, ['cot', 'nocot', 'mse', 'nll', 'curriculum', 'lora', 'pef', 'noise', 'c1', 'c1noise', 'c2noise', 'rl-mean', 'rl-sum32']);
-      await writeFile(join(dir, 'ABLATION.md'), `# CoLaR ablation (${dir})\n\nMean over training seeds of each run's mean over evaluation seeds, ± 1.96·σ/√n over training seeds.\n\n${table}\n`);
+      await writeFileAtomic(join(dir, 'ABLATION.md'), `# CoLaR ablation (${dir})\n\nMean over training seeds of each run's mean over evaluation seeds, ± 1.96·σ/√n over training seeds.\n\n${table}\n`);
       console.log(table);
     });
 }
