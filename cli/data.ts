@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { integerAtLeast } from './flags.js';
 import { JSON_HELP, printJson, textLines } from './output.js';
-import { refuseOutputOverInput, STDOUT, writeFileAtomic } from '../io/files.js';
+import { fileError, refuseOutputOverInput, STDOUT, writeFileAtomic } from '../io/files.js';
 import { Tokenizer } from '../colar/llama/tokenizer.js';
 import type { DatasetError } from '../datasets/dataset_error.js';
 import { INPUT_FORMATS, type InputFormat, type LoadOptions, streamRecords } from '../datasets/load.js';
@@ -41,10 +41,19 @@ function loadOptions(flags: ReadFlags, skipped: DatasetError[]): LoadOptions {
   return { format: flags.format, onBadRecord: flags.skipBad ? 'skip' : 'fail', skipped, csv };
 }
 
+/** The records of `file`; a file-system failure names the file. */
+async function* recordsOf(file: string, options: LoadOptions): AsyncGenerator<QsaRecord> {
+  try {
+    yield* streamRecords(file, options);
+  } catch (err) {
+    throw fileError(err, 'read', file);
+  }
+}
+
 async function readAll(file: string, flags: ReadFlags): Promise<{ records: QsaRecord[]; skipped: DatasetError[] }> {
   const skipped: DatasetError[] = [];
   const records: QsaRecord[] = [];
-  for await (const record of streamRecords(file, loadOptions(flags, skipped))) records.push(record);
+  for await (const record of recordsOf(file, loadOptions(flags, skipped))) records.push(record);
   return { records, skipped };
 }
 
@@ -116,7 +125,7 @@ function previewCommand(): Command {
     .option('--json', JSON_HELP)
     .action(async (file: string, flags: ReadFlags & { questions: number; json?: boolean }) => {
       const shown: QsaRecord[] = [];
-      for await (const record of streamRecords(file, loadOptions(flags, []))) {
+      for await (const record of recordsOf(file, loadOptions(flags, []))) {
         if (!flags.json) {
           console.log(`#${record.id} (${record.source.file}:${record.source.line})\n  question: ${record.question}`);
           record.steps.forEach((step, i) => console.log(`  step ${i + 1}: ${step}`));
@@ -139,7 +148,7 @@ function convertCommand(): Command {
       const skipped: DatasetError[] = [];
       let written = 0;
       const counted = async function* () {
-        for await (const record of streamRecords(file, loadOptions(flags, skipped))) {
+        for await (const record of recordsOf(file, loadOptions(flags, skipped))) {
           written++;
           yield record;
         }

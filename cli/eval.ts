@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { Engine } from '../engine/index.js';
 import { integerAtLeast, integerListAtLeast } from './flags.js';
 import { JSON_HELP, printJson, textLines } from './output.js';
-import { FileError, writeFileAtomic } from '../io/files.js';
+import { FileError, withFileError, writeFileAtomic } from '../io/files.js';
 import { loadRecords } from '../datasets/load.js';
 import { STEP_JOIN } from '../datasets/prompt.js';
 import { evaluateAccuracy, meanCI, type EvalMode, type SampleRecord } from '../colar/evaluate.js';
@@ -61,7 +61,7 @@ export function evalCommand(): Command {
       const engine = await Engine.create();
       try {
         const { cfg, run } = await loadRun(engine, o.ckpt);
-        const records = o.data === 'synthetic' ? syntheticDataset(cfg, 'test', questions) : (await loadRecords(o.data)).records.slice(0, questions);
+        const records = o.data === 'synthetic' ? syntheticDataset(cfg, 'test', questions) : (await withFileError('read', o.data, () => loadRecords(o.data))).records.slice(0, questions);
         const rows: Array<{ row: string; mode: EvalMode; compression: number; snap?: boolean }> = [];
         if (o.nocot && cfg.stage !== 'nocot') rows.push({ row: 'No-CoT', mode: 'no-cot', compression: 1 });
         if (o.cot || cfg.stage === 'cot') rows.push({ row: 'CoT', mode: 'cot', compression: 1 });

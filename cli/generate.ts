@@ -6,6 +6,7 @@ import { ModelDir } from '../colar/llama/model_dir.js';
 import { latentReasoning, PAPER_ANSWER_SAMPLING } from '../colar/inference.js';
 import { loadRun } from '../colar/run.js';
 import { integerAtLeast, numberIn } from './flags.js';
+import { JSON_HELP, printJson } from './output.js';
 
 export function generateCommand(): Command {
   return new Command('generate')
@@ -14,13 +15,15 @@ export function generateCommand(): Command {
     .option('--ckpt <dir>', 'a CoLaR run directory: latent reasoning on --prompt as the question')
     .requiredOption('--prompt <text>', 'the prompt (or, with --ckpt, the question)')
     .option('--max-new-tokens <n>', 'tokens to generate', integerAtLeast(1), 64)
-    .option('--compression <c>', 'latent reasoning speed (with --ckpt)', integerAtLeast(1), 2)
+    .option('--compression <c>', 'compression factor of latent reasoning (with --ckpt)', integerAtLeast(1), 2)
     .option('--greedy', 'argmax instead of sampling')
     .option('--temperature <t>', 'sampling temperature', numberIn(0, Infinity), 1)
     .option('--top-p <p>', 'nucleus sampling mass (0 keeps the top token)', numberIn(0, 1), 0.9)
     .option('--seed <n>', 'sampling seed', integerAtLeast(0), 0)
-    .action(async (o: { model?: string; ckpt?: string; prompt: string; maxNewTokens: number; compression: number; greedy?: boolean; temperature: number; topP: number; seed: number }) => {
+    .option('--json', JSON_HELP)
+    .action(async (o: { model?: string; ckpt?: string; prompt: string; maxNewTokens: number; compression: number; greedy?: boolean; temperature: number; topP: number; seed: number; json?: boolean }) => {
       if (!o.model === !o.ckpt) throw new Error('generate: give exactly one of --model DIR or --ckpt RUN_DIR');
+      if (o.prompt === '') throw new Error('generate --prompt: is empty; give the text to continue (or, with --ckpt, the question)');
       const { seed, compression, maxNewTokens, temperature, topP } = o;
       const engine = await Engine.create();
       try {
@@ -31,7 +34,9 @@ export function generateCommand(): Command {
             compression, maxLatentSteps: 64, latentTemperature: 1, deterministic: o.greedy ?? false, stopTemperature: 1,
             answer: o.greedy ? { greedy: true, maxNewTokens: 16 } : PAPER_ANSWER_SAMPLING, seed,
           });
-          console.log(`${run.tokenizer.decode(r.answerIds[0], { skipSpecialTokens: true })}   (#L = ${r.chainLengths[0]} latent steps)`);
+          const answer = run.tokenizer.decode(r.answerIds[0], { skipSpecialTokens: true });
+          if (o.json) printJson({ question: o.prompt, answer, latent_steps: r.chainLengths[0] });
+          else console.log(`${answer}   (#L = ${r.chainLengths[0]} latent steps)`);
           return;
         }
         const dir = await ModelDir.open(o.model!);
@@ -43,7 +48,9 @@ export function generateCommand(): Command {
           maxNewTokens, eosIds, padId: model.config.padTokenId ?? 0, seed,
           greedy: o.greedy, temperature, topP,
         });
-        console.log(o.prompt + tokenizer.decode(ids, { skipSpecialTokens: true }));
+        const continuation = tokenizer.decode(ids, { skipSpecialTokens: true });
+        if (o.json) printJson({ prompt: o.prompt, continuation });
+        else console.log(o.prompt + continuation);
       } finally {
         await engine.close();
       }

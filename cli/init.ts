@@ -6,15 +6,18 @@ import { initLlama } from '../colar/llama/init.js';
 import { saveModelDir } from '../colar/llama/load.js';
 import { Tokenizer } from '../colar/llama/tokenizer.js';
 import { integerAtLeast } from './flags.js';
+import { refuseNonEmptyDir } from '../io/files.js';
 
 export function initCommand(): Command {
   return new Command('init')
     .description('write a randomly initialised model directory (Hugging Face layout) with a tokenizer, for training from scratch')
     .addOption(new Option('--preset <name>', 'model shape').choices(['tiny', 'llama-3.2-1b']).default('tiny'))
-    .requiredOption('--out <dir>', 'directory to write')
+    .requiredOption('--out <dir>', 'directory to write (new or empty)')
+    .option('--overwrite', 'write into a directory that already holds files, replacing its model')
     .option('--seed <n>', 'initialisation seed', integerAtLeast(0), 0)
     .option('--tokenizer <file>', 'tokenizer.json to use (default: the built-in synthetic task\'s)')
-    .action(async (o: { preset: 'tiny' | 'llama-3.2-1b'; out: string; seed: number; tokenizer?: string }) => {
+    .action(async (o: { preset: 'tiny' | 'llama-3.2-1b'; out: string; seed: number; tokenizer?: string; overwrite?: boolean }) => {
+      if (!o.overwrite) await refuseNonEmptyDir(o.out, 'init --out');
       const files = syntheticTokenizerFiles('digits');
       const tokJson = o.tokenizer ?? files.tokenizer;
       const tokenizer = o.tokenizer ? await Tokenizer.fromFile(o.tokenizer) : Tokenizer.fromJSON(files.tokenizer, 'synthetic tokenizer');

@@ -1,7 +1,9 @@
-import { Command } from 'commander';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
 import { Engine } from '../engine/index.js';
 import { runRepro } from '../colar/repro.js';
 import { integerAtLeast, integerListAtLeast } from './flags.js';
+import { JSON_HELP, printJson, textLines } from './output.js';
 
 export function reproCommand(): Command {
   return new Command('repro')
@@ -9,18 +11,25 @@ export function reproCommand(): Command {
     .option('--preset <name>', 'configuration preset', 'tiny')
     .option('--out <dir>', 'results directory', 'results')
     .option('--seeds <n>', 'evaluation seeds', integerAtLeast(1), 5)
-    .option('--test <n>', 'test questions', integerAtLeast(1), 200)
-    .option('--compression <list>', 'compression factors CoLaR trains with (drawn per step) and is evaluated at', integerListAtLeast(1), [1, 2])
+    .option('-n, --questions <n>', 'test questions', integerAtLeast(1), 200)
+    .addOption(new Option('--compression <list>', 'compression factors CoLaR trains with (drawn per step) and is evaluated at, comma-separated').argParser(integerListAtLeast(1)).default([1, 2], '1,2'))
     .option('--batch <n>', 'questions decoded together in evaluation', integerAtLeast(1), 200)
+    .option('--json', `${JSON_HELP}: the summary of REPRO.md, without the training curves`)
     .argument('[overrides...]', 'key=value overrides for every stage')
-    .action(async (overrides: string[], o: { preset: string; out: string; seeds: number; test: number; compression: number[]; batch: number }) => {
+    .action(async (overrides: string[], o: { preset: string; out: string; seeds: number; questions: number; compression: number[]; batch: number; json?: boolean }) => {
+      const say = textLines(o.json ?? false);
       const engine = await Engine.create();
       try {
         const r = await runRepro(engine, {
-          outDir: o.out, preset: o.preset, seeds: o.seeds, testQuestions: o.test, compressions: o.compression, evalBatch: o.batch, overrides,
-          command: `colar-wgpu repro ${process.argv.slice(3).join(' ')}`.trim(), log: (l) => console.log(l),
+          outDir: o.out, preset: o.preset, seeds: o.seeds, testQuestions: o.questions, compressions: o.compression, evalBatch: o.batch, overrides,
+          command: `colar-wgpu repro ${process.argv.slice(3).join(' ')}`.trim(), log: say,
         });
-        console.log(`wrote ${o.out}/REPRO.md (${(r.seconds / 60).toFixed(1)} min)`);
+        const report = join(o.out, 'REPRO.md');
+        say(`wrote ${report} (${(r.seconds / 60).toFixed(1)} min)`);
+        if (o.json) {
+          const { curves: _curves, ...summary } = r;
+          printJson({ report, ...summary });
+        }
       } finally {
         await engine.close();
       }

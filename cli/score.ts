@@ -2,13 +2,14 @@ import { Command } from 'commander';
 import * as E from '../engine/index.js';
 import { loadModelDir } from '../colar/llama/load.js';
 import { ModelDir } from '../colar/llama/model_dir.js';
+import { JSON_HELP, printJson } from './output.js';
 
 export function scoreCommand(): Command {
   return new Command('score')
     .description('per-token log-probabilities of a text under a model')
     .requiredOption('--model <dir>', 'a Hugging Face model directory')
     .requiredOption('--text <text>', 'the text to score')
-    .option('--json', 'print JSON instead of a table')
+    .option('--json', JSON_HELP)
     .action(async (o: { model: string; text: string; json?: boolean }) => {
       const dir = await ModelDir.open(o.model);
       const tokenizer = await dir.loadTokenizer();
@@ -28,7 +29,7 @@ export function scoreCommand(): Command {
         );
         const logprobs = Array.from(await nll.data()).slice(0, T - 1).map((x) => -x);
         const rows = logprobs.map((lp, i) => ({ token: tokenizer.decode([ids[i + 1]]), id: ids[i + 1], logprob: lp }));
-        if (o.json) console.log(JSON.stringify({ tokens: rows, total: logprobs.reduce((s, x) => s + x, 0) }));
+        if (o.json) printJson({ tokens: rows, total: logprobs.reduce((s, x) => s + x, 0) });
         else {
           for (const r of rows) console.log(`${JSON.stringify(r.token).padEnd(16)} ${String(r.id).padStart(7)} ${r.logprob.toFixed(4)}`);
           console.log(`total ${logprobs.reduce((s, x) => s + x, 0).toFixed(4)} over ${rows.length} tokens`);

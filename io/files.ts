@@ -5,11 +5,9 @@
 
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream, realpathSync } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 
 /** What each errno means to a user; anything else keeps the system's own words. */
 const REASONS: Record<string, string> = {
@@ -64,7 +62,24 @@ export function temporaryPath(file: string): string {
 
 /** Creates `dir` and its parents, naming it when that fails. */
 export async function makeDir(dir: string): Promise<void> {
-  await withFileError('create directory', dir, () => mkdir(dir, { recursive: true }));
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    // A recursive mkdir says ENOENT whatever stopped it (a read-only file system, say): one level at a time tells the real reason.
+    throw fileError((err as NodeJS.ErrnoException).code === 'ENOENT' ? ((await firstMkdirFailure(dir)) ?? err) : err, 'create directory', dir);
+  }
+}
+
+async function firstMkdirFailure(dir: string): Promise<unknown> {
+  const levels = path.resolve(dir).split(path.sep).filter(Boolean);
+  for (let i = 1; i <= levels.length; i++) {
+    const failure = await mkdir(path.sep + levels.slice(0, i).join(path.sep)).then(
+      () => undefined,
+      (err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? undefined : err),
+    );
+    if (failure) return failure;
+  }
+  return undefined;
 }
 
 /**
@@ -84,13 +99,14 @@ export async function writeStreamAtomic(file: string, produce: (write: (chunk: s
   const temporary = temporaryPath(file);
   const handle = await withFileError('write', file, () => open(temporary, 'w'));
   try {
-    await withFileError('write', file, async () => {
-      await produce(async (chunk) => {
+    // Only the writing is reported against `file`: an error of `produce` (reading an input, say) passes as it is.
+    await produce((chunk) =>
+      withFileError('write', file, async () => {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
         for (let done = 0; done < bytes.length; ) done += (await handle.write(bytes, done, bytes.length - done)).bytesWritten;
-      });
-      await handle.sync();
-    });
+      }),
+    );
+    await withFileError('write', file, () => handle.sync());
     await handle.close();
     await withFileError('write', file, () => rename(temporary, file));
   } catch (err) {
@@ -102,15 +118,21 @@ export async function writeStreamAtomic(file: string, produce: (write: (chunk: s
 
 /** Streams an iterable of text chunks into `file` atomically. */
 export async function writeChunksAtomic(file: string, chunks: AsyncIterable<string> | Iterable<string>): Promise<void> {
-  await makeDir(path.dirname(file) || '.');
-  const temporary = temporaryPath(file);
+  await writeStreamAtomic(file, async (write) => {
+    for await (const chunk of chunks) await write(chunk);
+  });
+}
+
+/** Refuses to write into `dir` when it already holds files: `flag` names where it came from. */
+export async function refuseNonEmptyDir(dir: string, flag: string): Promise<void> {
+  let names: string[];
   try {
-    await withFileError('write', file, () => pipeline(Readable.from(chunks), createWriteStream(temporary, { encoding: 'utf8' })));
-    await withFileError('write', file, () => rename(temporary, file));
+    names = await readdir(dir);
   } catch (err) {
-    await unlink(temporary).catch(() => undefined);
-    throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw fileError(err, 'read directory', dir);
   }
+  if (names.length > 0) throw new FileError(`${flag} ${dir}: the directory is not empty; pass --overwrite to replace what it holds`);
 }
 
 /** The output name that means standard output, as in most command-line tools. */
