@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { realpathSync } from 'node:fs';
-import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
 /** What each errno means to a user; anything else keeps the system's own words. */
@@ -129,7 +129,9 @@ export async function refuseNonEmptyDir(dir: string, flag: string): Promise<void
   try {
     names = await readdir(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR' && (await stat(dir).then((s) => s.isFile(), () => false))) throw new FileError(`${flag} ${dir}: is a file, not a directory`);
     throw fileError(err, 'read directory', dir);
   }
   if (names.length > 0) throw new FileError(`${flag} ${dir}: the directory is not empty; pass --overwrite to replace what it holds`);

@@ -58,5 +58,6 @@ describe('io/files errors', () => {
     await refuseNonEmptyDir(dir, 'init --out');
     await writeFile(join(dir, 'config.json'), '{}');
     await expect(refuseNonEmptyDir(dir, 'init --out')).rejects.toThrow(`init --out ${dir}: the directory is not empty; pass --overwrite to replace what it holds`);
+    await expect(refuseNonEmptyDir(join(dir, 'config.json'), 'init --out')).rejects.toThrow(`init --out ${join(dir, 'config.json')}: is a file, not a directory`);
   });
 });
