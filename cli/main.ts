@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { ablationCommand } from './ablation.js';
 import { benchCommand } from './bench.js';
+import { isFilteredChild, runFilteringDawnWarnings } from './dawn_warnings.js';
 import { dataCommand } from './data.js';
 import { evalCommand } from './eval.js';
 import { generateCommand } from './generate.js';
@@ -29,7 +30,9 @@ const program = new Command()
   .addCommand(dataCommand())
   .addCommand(ablationCommand());
 
-program.parseAsync().catch((err: unknown) => {
-  console.error(`colar-wgpu: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+if (!isFilteredChild()) runFilteringDawnWarnings();
+else
+  program.parseAsync().catch((err: unknown) => {
+    console.error(`colar-wgpu: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
