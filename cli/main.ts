@@ -30,9 +30,11 @@ const program = new Command()
   .addCommand(dataCommand())
   .addCommand(ablationCommand());
 
-if (!isFilteredChild()) runFilteringDawnWarnings();
-else
+if (isFilteredChild()) {
   program.parseAsync().catch((err: unknown) => {
     console.error(`colar-wgpu: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   });
+} else {
+  runFilteringDawnWarnings();
+}

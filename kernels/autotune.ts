@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { temporaryPath } from '../io/files.js';
 import type { Gpu } from './gpu.js';
 import {
   matmulCandidates, matmulWithVariant, parseVariantKey, variantKey,
@@ -46,7 +47,7 @@ export function readCache(path = cachePath()): CacheFile {
 /** Writes atomically (temp file + rename), so a reader never sees half a file. */
 export function writeCache(cache: CacheFile, path = cachePath()): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
+  const tmp = temporaryPath(path);
   writeFileSync(tmp, `${JSON.stringify(cache, null, 2)}\n`);
   renameSync(tmp, path);
 }
