@@ -1,5 +1,6 @@
 // The command line as a user meets it: `node dist/cli/main.js`, built first. One spelling per
-// concept (old ones rejected by commander), one line and exit 1 for bad input, readable help.
+// concept (old ones rejected by commander), one line and exit 1 for bad input, readable help,
+// no Dawn startup warnings.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,5 +61,12 @@ describe('colar-wgpu command line', () => {
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe(`colar-wgpu: --out ${file}: is the input ${file}; write to another file`);
     expect(readFileSync(file, 'utf8')).toBe('What is 2 plus 3?||<<2+3=5>> #### 5\n');
+  });
+
+  it("has none of Dawn's startup warnings on stderr", () => {
+    const r = cli('info', '--json');
+    expect(r.status).toBe(0);
+    expect(r.stderr).not.toContain('artificially reduced');
+    JSON.parse(r.stdout);
   });
 });
