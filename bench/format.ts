@@ -1,4 +1,4 @@
-// Prints benchmark records as an aligned table or as one JSON object a line.
+// Prints benchmark records as an aligned table.
 import type { BenchRecord } from './record.js';
 
 export function formatTable(records: BenchRecord[]): string {
@@ -17,8 +17,4 @@ export function formatTable(records: BenchRecord[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
-
-export function formatJsonLines(records: BenchRecord[]): string {
-  return records.map((r) => JSON.stringify(r)).join('\n');
 }

@@ -3,17 +3,18 @@ import { benchAttention } from '../bench/attention.js';
 import { benchCopyBandwidth } from '../bench/ceiling.js';
 import { benchEndToEnd, benchStepProfile } from '../bench/e2e.js';
 import { benchGeneration } from '../bench/generation.js';
-import { formatJsonLines, formatTable } from '../bench/format.js';
+import { formatTable } from '../bench/format.js';
 import { benchLora, benchMatmul } from '../bench/matmul.js';
 import { benchMemoryOps } from '../bench/ops.js';
 import type { BenchRecord } from '../bench/record.js';
 import { Engine } from '../engine/index.js';
 import { Gpu } from '../kernels/gpu.js';
+import { printJson } from './output.js';
 
 export function benchCommand(): Command {
   return new Command('bench')
     .description('kernel microbenchmarks: matmul, attention, norms, cross-entropy, AdamW, against the copy-bandwidth ceiling')
-    .option('--json', 'one JSON object per line instead of a table')
+    .option('--json', 'print the records as one JSON array instead of a table')
     .option('--only <names>', 'comma-separated subset: copy,matmul,lora,attention,memory,e2e,generation,profile (profile: not in the default set)')
     .option('--preset <name>', 'profile: the model preset whose CoLaR training step is profiled', 'tiny')
     .option('--model <dir>', 'generation: time this model directory instead of the tiny preset')
@@ -22,9 +23,7 @@ export function benchCommand(): Command {
       if (!gpu) throw new Error('bench: no WebGPU adapter found (run scripts/setup.sh)');
       const only = opts.only ? new Set(opts.only.split(',')) : null;
       const wanted = (name: string) => (only ? only.has(name) : name !== 'profile');
-      const progress = (msg: string) => {
-        if (!opts.json) process.stderr.write(`${msg}\n`);
-      };
+      const progress = (msg: string) => process.stderr.write(`${msg}\n`);
       progress(`adapter: ${gpu.adapterName}`);
       const copy = await benchCopyBandwidth(gpu);
       const records: BenchRecord[] = wanted('copy') ? [copy] : [];
@@ -58,7 +57,8 @@ export function benchCommand(): Command {
         progress(`profile of one training step (${opts.preset} preset) ...`);
         records.push(...(await benchStepProfile(Engine.onGpu(gpu), gpu, opts.preset)));
       }
-      console.log(opts.json ? formatJsonLines(records) : formatTable(records));
+      if (opts.json) printJson(records);
+      else console.log(formatTable(records));
       await gpu.close();
     });
 }

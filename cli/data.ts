@@ -1,9 +1,11 @@
 // `colar-wgpu data`: look at, convert and generate datasets, and write the synthetic tokenizer.
 
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { integerAtLeast } from './flags.js';
+import { JSON_HELP, printJson, textLines } from './output.js';
+import { fileError, refuseOutputOverInput, STDOUT, writeFileAtomic } from '../io/files.js';
 import { Tokenizer } from '../colar/llama/tokenizer.js';
 import type { DatasetError } from '../datasets/dataset_error.js';
 import { INPUT_FORMATS, type InputFormat, type LoadOptions, streamRecords } from '../datasets/load.js';
@@ -24,7 +26,6 @@ interface ReadFlags {
   steps?: string;
 }
 
-
 /** The options every command that reads a file shares. */
 function withReadOptions(command: Command): Command {
   return command
@@ -40,10 +41,19 @@ function loadOptions(flags: ReadFlags, skipped: DatasetError[]): LoadOptions {
   return { format: flags.format, onBadRecord: flags.skipBad ? 'skip' : 'fail', skipped, csv };
 }
 
+/** The records of `file`; a file-system failure names the file. */
+async function* recordsOf(file: string, options: LoadOptions): AsyncGenerator<QsaRecord> {
+  try {
+    yield* streamRecords(file, options);
+  } catch (err) {
+    throw fileError(err, 'read', file);
+  }
+}
+
 async function readAll(file: string, flags: ReadFlags): Promise<{ records: QsaRecord[]; skipped: DatasetError[] }> {
   const skipped: DatasetError[] = [];
   const records: QsaRecord[] = [];
-  for await (const record of streamRecords(file, loadOptions(flags, skipped))) records.push(record);
+  for await (const record of recordsOf(file, loadOptions(flags, skipped))) records.push(record);
   return { records, skipped };
 }
 
@@ -69,11 +79,24 @@ function inspectCommand(): Command {
     .description('counts, chain lengths in steps, characters and (with --tokenizer) tokens, answer kinds, bad records')
     .argument('<file>', 'dataset file')
     .option('--tokenizer <path>', "a tokenizer.json, or 'synthetic' for the built-in vocabulary")
-    .action(async (file: string, flags: ReadFlags & { tokenizer?: string }) => {
+    .option('--json', JSON_HELP)
+    .action(async (file: string, flags: ReadFlags & { tokenizer?: string; json?: boolean }) => {
       const { records, skipped } = await readAll(file, flags);
       const steps = records.map((r) => r.steps.length);
       const kinds = { integer: 0, decimal: 0, other: 0 };
       for (const r of records) kinds[answerKind(r.answer)]++;
+      const lengths = flags.tokenizer === undefined ? undefined : tokenLengths(records, await promptTokenizer(flags.tokenizer));
+      if (flags.json) {
+        printJson({
+          file, records: records.length, skipped: skipped.map((problem) => problem.message),
+          steps: summarize(steps), steps_histogram: Object.fromEntries(histogram(steps)),
+          chain_characters: summarize(records.map((r) => r.steps.join('\n').length)),
+          question_characters: summarize(records.map((r) => r.question.length)),
+          answers: kinds,
+          ...(lengths && { chain_tokens: summarize(lengths.chain), example_tokens: summarize(lengths.example) }),
+        });
+        return;
+      }
       const lines = [
         `${file}: ${records.length} records, ${skipped.length} malformed skipped`,
         `steps per chain: ${formatSummary(summarize(steps))}`,
@@ -82,8 +105,7 @@ function inspectCommand(): Command {
         `question characters: ${formatSummary(summarize(records.map((r) => r.question.length)))}`,
         `answers: ${kinds.integer} integer, ${kinds.decimal} decimal, ${kinds.other} other`,
       ];
-      if (flags.tokenizer !== undefined) {
-        const lengths = tokenLengths(records, await promptTokenizer(flags.tokenizer));
+      if (lengths) {
         lines.push(
           `chain tokens ("###" + steps): ${formatSummary(summarize(lengths.chain))}`,
           `  histogram: ${formatHistogram(histogram(lengths.chain, 8), 8)}`,
@@ -99,15 +121,19 @@ function previewCommand(): Command {
   return withReadOptions(new Command('preview'))
     .description('print the first records as question, steps and answer')
     .argument('<file>', 'dataset file')
-    .option('-n <count>', 'how many records', integerAtLeast(1), 5)
-    .action(async (file: string, flags: ReadFlags & { n: number }) => {
-      let shown = 0;
-      for await (const record of streamRecords(file, loadOptions(flags, []))) {
-        console.log(`#${record.id} (${record.source.file}:${record.source.line})\n  question: ${record.question}`);
-        record.steps.forEach((step, i) => console.log(`  step ${i + 1}: ${step}`));
-        console.log(`  answer: ${record.answer}`);
-        if (++shown === flags.n) break;
+    .option('-n, --questions <n>', 'how many records', integerAtLeast(1), 5)
+    .option('--json', JSON_HELP)
+    .action(async (file: string, flags: ReadFlags & { questions: number; json?: boolean }) => {
+      const shown: QsaRecord[] = [];
+      for await (const record of recordsOf(file, loadOptions(flags, []))) {
+        if (!flags.json) {
+          console.log(`#${record.id} (${record.source.file}:${record.source.line})\n  question: ${record.question}`);
+          record.steps.forEach((step, i) => console.log(`  step ${i + 1}: ${step}`));
+          console.log(`  answer: ${record.answer}`);
+        }
+        if (shown.push(record) === flags.questions) break;
       }
+      if (flags.json) printJson(shown);
     });
 }
 
@@ -116,18 +142,19 @@ function convertCommand(): Command {
     .description('convert a dataset file to QSA JSON (what training reads) or iCoT lines')
     .argument('<file>', 'dataset file')
     .addOption(new Option('--to <format>', 'output format').choices(OUTPUT_FORMATS).default('qsa-json'))
-    .requiredOption('--out <file>', 'output file')
+    .requiredOption('--out <file>', "output file, or '-' for standard output")
     .action(async (file: string, flags: ReadFlags & { to: OutputFormat; out: string }) => {
+      if (flags.out !== STDOUT) refuseOutputOverInput(flags.out, [file]);
       const skipped: DatasetError[] = [];
       let written = 0;
       const counted = async function* () {
-        for await (const record of streamRecords(file, loadOptions(flags, skipped))) {
+        for await (const record of recordsOf(file, loadOptions(flags, skipped))) {
           written++;
           yield record;
         }
       };
       await writeRecords(flags.out, counted(), flags.to);
-      console.log(`${flags.out}: ${written} records written, ${skipped.length} malformed skipped`);
+      textLines(flags.out === STDOUT)(`${flags.out}: ${written} records written, ${skipped.length} malformed skipped`);
     });
 }
 
@@ -140,7 +167,7 @@ function parseDigits(text: string): MultiplicationOptions {
 type SynthFlags = ArithmeticOptions & {
   task: 'arithmetic' | 'multiplication';
   split: Split;
-  n: number;
+  questions: number;
   seed: number;
   out: string;
   to: OutputFormat;
@@ -153,9 +180,9 @@ function synthCommand(): Command {
     .description('generate a split of a built-in task (deterministic by seed; splits never share a question)')
     .addOption(new Option('--task <task>', 'which task').choices(['arithmetic', 'multiplication']).default('arithmetic'))
     .addOption(new Option('--split <split>', 'which split').choices(SPLITS).default('train'))
-    .option('--n <count>', 'number of problems', integerAtLeast(1), 1000)
+    .option('-n, --questions <n>', 'number of problems', integerAtLeast(1), 1000)
     .option('--seed <seed>', 'random seed', integerAtLeast(0), 0)
-    .requiredOption('--out <file>', 'output file')
+    .requiredOption('--out <file>', "output file, or '-' for standard output")
     .addOption(new Option('--to <format>', 'output format').choices(OUTPUT_FORMATS).default('qsa-json'))
     .option('--min-steps <n>', 'arithmetic: fewest steps', integerAtLeast(1), defaults.minSteps)
     .option('--max-steps <n>', 'arithmetic: most steps', integerAtLeast(1), defaults.maxSteps)
@@ -164,7 +191,7 @@ function synthCommand(): Command {
     .option('--max-factor <n>', 'arithmetic: largest multiplier or divisor', integerAtLeast(2), defaults.maxFactor)
     .option('--min-value <n>', 'arithmetic: smallest value anywhere in the chain', integerAtLeast(1), defaults.minValue)
     .option('--max-value <n>', 'arithmetic: largest value anywhere in the chain', integerAtLeast(2), defaults.maxValue)
-    .option('--digits <NxM>', 'multiplication: operand digits', parseDigits, { aDigits: 4, bDigits: 4 })
+    .addOption(new Option('--digits <NxM>', 'multiplication: operand digits').argParser(parseDigits).default({ aDigits: 4, bDigits: 4 }, '4x4'))
     .action(async (flags: SynthFlags) => {
       const { minSteps, maxSteps, maxStart, maxAddend, maxFactor, minValue, maxValue } = flags;
       const arithmetic = { minSteps, maxSteps, maxStart, maxAddend, maxFactor, minValue, maxValue };
@@ -172,10 +199,10 @@ function synthCommand(): Command {
       if (problem) throw new Error(`data synth --min-steps/--max-steps/--min-value/--max-start/--max-value: ${problem}`);
       const records =
         flags.task === 'arithmetic'
-          ? arithmeticDataset(flags.split, flags.n, flags.seed, arithmetic)
-          : multiplicationDataset(flags.split, flags.n, flags.seed, flags.digits);
+          ? arithmeticDataset(flags.split, flags.questions, flags.seed, arithmetic)
+          : multiplicationDataset(flags.split, flags.questions, flags.seed, flags.digits);
       await writeRecords(flags.out, records, flags.to);
-      console.log(`${flags.out}: ${records.length} ${flags.task} ${flags.split} problems, seed ${flags.seed}`);
+      textLines(flags.out === STDOUT)(`${flags.out}: ${records.length} ${flags.task} ${flags.split} problems, seed ${flags.seed}`);
     });
 }
 
@@ -186,9 +213,8 @@ function vocabCommand(): Command {
     .addOption(new Option('--numbers <mode>', 'digit by digit, or 1-3 digit chunks as Llama-3 cuts them').choices(['digits', 'chunks']).default('digits'))
     .action(async (flags: { out: string; numbers: NumberTokens }) => {
       const files = syntheticTokenizerFiles(flags.numbers);
-      await mkdir(flags.out, { recursive: true });
-      await writeFile(join(flags.out, 'tokenizer.json'), `${JSON.stringify(files.tokenizer, null, 2)}\n`);
-      await writeFile(join(flags.out, 'tokenizer_config.json'), `${JSON.stringify(files.config, null, 2)}\n`);
+      await writeFileAtomic(join(flags.out, 'tokenizer.json'), `${JSON.stringify(files.tokenizer, null, 2)}\n`);
+      await writeFileAtomic(join(flags.out, 'tokenizer_config.json'), `${JSON.stringify(files.config, null, 2)}\n`);
       console.log(`${flags.out}: tokenizer.json and tokenizer_config.json, ${files.vocabSize} tokens`);
     });
 }

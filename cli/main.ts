@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { ablationCommand } from './ablation.js';
 import { benchCommand } from './bench.js';
+import { isFilteredChild, runFilteringDawnWarnings } from './dawn_warnings.js';
 import { dataCommand } from './data.js';
 import { evalCommand } from './eval.js';
 import { exportCommand } from './export.js';
@@ -33,7 +34,11 @@ const program = new Command()
   .addCommand(dataCommand())
   .addCommand(ablationCommand());
 
-program.parseAsync().catch((err: unknown) => {
-  console.error(`colar-wgpu: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+if (isFilteredChild()) {
+  program.parseAsync().catch((err: unknown) => {
+    console.error(`colar-wgpu: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+} else {
+  runFilteringDawnWarnings();
+}

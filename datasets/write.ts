@@ -1,7 +1,7 @@
-// Writes records to disk as QSA JSON (what the reference trains on) or as iCoT lines,
-// streaming, so converting a large file never holds it in memory.
+// Writes records as QSA JSON (what the reference trains on) or as iCoT lines, streaming, so
+// converting a large file never holds it in memory; a file appears only once it is complete.
 
-import { writeChunksAtomic } from '../io/files.js';
+import { writeChunksOrStdout } from '../io/files.js';
 import { formatIcotLine } from './formats/icot.js';
 import { qsaJsonChunks } from './formats/qsa_json.js';
 import type { QuestionStepsAnswer } from './record.js';
@@ -15,8 +15,8 @@ async function* icotChunks(records: Records): AsyncGenerator<string> {
   for await (const record of records) yield `${formatIcotLine(record)}\n`;
 }
 
+/** Writes `records` to `file` atomically, or to standard output when `file` is `-`. */
 export async function writeRecords(file: string, records: Records, format: OutputFormat): Promise<void> {
-  const chunks = format === 'qsa-json' ? qsaJsonChunks(records) : icotChunks(records);
-  // Atomic: a bad record part-way through a conversion leaves no partial file behind.
-  await writeChunksAtomic(file, chunks);
+  // atomic: a bad record part-way through a conversion leaves no partial file behind
+  await writeChunksOrStdout(file, format === 'qsa-json' ? qsaJsonChunks(records) : icotChunks(records));
 }

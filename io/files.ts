@@ -4,11 +4,10 @@
 // operation (`cannot write runs/x/state.json: no space left on device`), never a raw errno.
 
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, realpathSync } from 'node:fs';
-import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { once } from 'node:events';
+import { realpathSync } from 'node:fs';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 
 /** What each errno means to a user; anything else keeps the system's own words. */
 const REASONS: Record<string, string> = {
@@ -75,11 +74,21 @@ export async function makeDir(dir: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fileError(err, 'create directory', dir);
-    let missing = path.resolve(dir);
-    while (!existsSync(path.dirname(missing)) && path.dirname(missing) !== missing) missing = path.dirname(missing);
-    throw fileError(await mkdir(missing).then(() => err, (cause: unknown) => cause), 'create directory', dir);
+    // A recursive mkdir says ENOENT whatever stopped it (a read-only file system, say): one level at a time tells the real reason.
+    throw fileError((err as NodeJS.ErrnoException).code === 'ENOENT' ? ((await firstMkdirFailure(dir)) ?? err) : err, 'create directory', dir);
   }
+}
+
+async function firstMkdirFailure(dir: string): Promise<unknown> {
+  const levels = path.resolve(dir).split(path.sep).filter(Boolean);
+  for (let i = 1; i <= levels.length; i++) {
+    const failure = await mkdir(path.sep + levels.slice(0, i).join(path.sep)).then(
+      () => undefined,
+      (err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? undefined : err),
+    );
+    if (failure) return failure;
+  }
+  return undefined;
 }
 
 /**
@@ -99,13 +108,14 @@ export async function writeStreamAtomic(file: string, produce: (write: (chunk: s
   const temporary = temporaryPath(file);
   const handle = await withFileError('write', file, () => open(temporary, 'w'));
   try {
-    await withFileError('write', file, async () => {
-      await produce(async (chunk) => {
+    // Only the writing is reported against `file`: an error of `produce` (reading an input, say) passes as it is.
+    await produce((chunk) =>
+      withFileError('write', file, async () => {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
         for (let done = 0; done < bytes.length; ) done += (await handle.write(bytes, done, bytes.length - done)).bytesWritten;
-      });
-      await handle.sync();
-    });
+      }),
+    );
+    await withFileError('write', file, () => handle.sync());
     await handle.close();
     await withFileError('write', file, () => rename(temporary, file));
   } catch (err) {
@@ -117,15 +127,32 @@ export async function writeStreamAtomic(file: string, produce: (write: (chunk: s
 
 /** Streams an iterable of text chunks into `file` atomically. */
 export async function writeChunksAtomic(file: string, chunks: AsyncIterable<string> | Iterable<string>): Promise<void> {
-  await makeDir(path.dirname(file) || '.');
-  const temporary = temporaryPath(file);
+  await writeStreamAtomic(file, async (write) => {
+    for await (const chunk of chunks) await write(chunk);
+  });
+}
+
+/** Refuses to write into `dir` when it already holds files: `flag` names where it came from. */
+export async function refuseNonEmptyDir(dir: string, flag = '--out'): Promise<void> {
+  let names: string[];
   try {
-    await withFileError('write', file, () => pipeline(Readable.from(chunks), createWriteStream(temporary, { encoding: 'utf8' })));
-    await withFileError('write', file, () => rename(temporary, file));
+    names = await readdir(dir);
   } catch (err) {
-    await unlink(temporary).catch(() => undefined);
-    throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR' && (await stat(dir).then((s) => s.isFile(), () => false))) throw new FileError(`${flag} ${dir}: is a file, not a directory`);
+    throw fileError(err, 'read directory', dir);
   }
+  if (names.length > 0) throw new FileError(`${flag} ${dir}: the directory is not empty; pass --overwrite to replace what it holds`);
+}
+
+/** The output name that means standard output, as in most command-line tools. */
+export const STDOUT = '-';
+
+/** Streams text chunks to standard output when `file` is `-`, else into `file` atomically. */
+export async function writeChunksOrStdout(file: string, chunks: AsyncIterable<string> | Iterable<string>): Promise<void> {
+  if (file !== STDOUT) return writeChunksAtomic(file, chunks);
+  for await (const chunk of chunks) if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
 }
 
 /** The canonical path of `file` (symlinks resolved), or its absolute path when it does not exist yet. */
@@ -166,13 +193,4 @@ export async function runThenClose<T>(body: () => Promise<T>, closers: Array<() 
   for (const close of closers) await Promise.resolve().then(close).catch((err: unknown) => failures.push(err));
   if (failures.length > 0) throw failures[0];
   return result;
-}
-
-/** Refuses to write into a directory that already holds something, unless the user allowed it with `overwriteFlag`. */
-export async function refuseNonEmptyDir(dir: string, flag = '--out', overwriteFlag = '--overwrite'): Promise<void> {
-  const entries = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return [];
-    throw fileError(err, 'read directory', dir);
-  });
-  if (entries.length > 0) throw new FileError(`${flag} ${dir}: is not empty; choose a new directory or give ${overwriteFlag}`);
 }

@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { temporaryPath } from '../io/files.js';
 import type { Gpu } from './gpu.js';
 import {
   matmulCandidates, matmulWithVariant, parseVariantKey, variantKey,
@@ -46,7 +47,7 @@ export function readCache(path = cachePath()): CacheFile {
 /** Writes atomically (temp file + rename), so a reader never sees half a file. */
 export function writeCache(cache: CacheFile, path = cachePath()): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
+  const tmp = temporaryPath(path);
   writeFileSync(tmp, `${JSON.stringify(cache, null, 2)}\n`);
   renameSync(tmp, path);
 }
@@ -87,8 +88,8 @@ export const TUNE_SHAPES: [number, number, number][] = [
   [512, 2048, 8192], [64, 64, 64], [1, 2048, 2048], [8, 512, 512], [2048, 512, 32], [128, 1024, 96],
 ];
 
-/** Times every candidate for each tuning shape and caches the fastest per shape class. */
-export async function tuneMatmul(gpu: Gpu, log: (line: string) => void = () => {}, shapes = TUNE_SHAPES): Promise<void> {
+/** Times every candidate for each tuning shape and caches the fastest per shape class; returns the winners. */
+export async function tuneMatmul(gpu: Gpu, log: (line: string) => void = () => {}, shapes = TUNE_SHAPES): Promise<Record<string, string>> {
   const winners: Record<string, string> = {};
   for (const [M, K, N] of shapes) {
     const s: MatmulShape = { batch: 1, M, N, K, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 };
@@ -105,6 +106,7 @@ export async function tuneMatmul(gpu: Gpu, log: (line: string) => void = () => {
   writeCache(cache);
   forgetLoadedCache();
   log(`wrote ${cachePath()}`);
+  return winners;
 }
 
 /** Best-of-3 wall time of each variant on one shape (after a warm-up that also compiles it). */

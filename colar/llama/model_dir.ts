@@ -9,9 +9,9 @@
 // Opening reads only the JSON files and the safetensors headers; tensors are then read one at a
 // time, so a model streams to the device without ever being whole in host memory.
 
-import { copyFile, mkdir, open as openFile, readdir, rename, stat, unlink } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { readFile, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { makeDir, withFileError, writeFileAtomic } from '../../io/files.js';
 import { type GenerationConfig, type LlamaConfig, generationConfigToHF, parseLlamaConfig, readGenerationConfig, readJsonFile, readLlamaConfig, toHF } from './config.js';
 import { SafetensorsFile, type TensorData, type TensorInfo, type TensorToWrite, writeSafetensors } from './safetensors.js';
 import { Tokenizer } from './tokenizer.js';
@@ -216,23 +216,7 @@ export interface ModelDirContents {
 const TORCH_DTYPE = { F32: 'float32', BF16: 'bfloat16', F16: 'float16' } as const;
 const BYTES_PER_ELEMENT = { F32: 4, BF16: 2, F16: 2, I32: 4 } as const;
 
-async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const temporary = temporaryName(file);
-  const handle = await openFile(temporary, 'w');
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-    await handle.close();
-    await rename(temporary, file);
-  } catch (e) {
-    await handle.close().catch(() => {});
-    await unlink(temporary).catch(() => {});
-    throw e;
-  }
-}
-
 const json = (value: unknown) => JSON.stringify(value, null, 2) + '\n';
-const temporaryName = (file: string) => `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
 
 /**
  * Writes a model directory that transformers' from_pretrained loads (config, weights — sharded
@@ -257,7 +241,7 @@ export async function writeModelDir(dir: string, contents: ModelDirContents): Pr
     if (config.vocabSize < tokenizer.vocabSize) throw new Error(`writeModelDir ${dir}: config vocab_size ${config.vocabSize} is smaller than the tokenizer's ${tokenizer.vocabSize}`);
   }
 
-  await mkdir(dir, { recursive: true });
+  await makeDir(dir);
 
   // Greedy sharding in the given order, as transformers does.
   const maxShardBytes = contents.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES;
@@ -299,9 +283,8 @@ export async function writeModelDir(dir: string, contents: ModelDirContents): Pr
 
   if (tokenizer) {
     if (typeof contents.tokenizer === 'string') {
-      const temporary = temporaryName(path.join(dir, TOKENIZER_FILE));
-      await copyFile(contents.tokenizer, temporary);
-      await rename(temporary, path.join(dir, TOKENIZER_FILE));
+      const source = contents.tokenizer;
+      await writeFileAtomic(path.join(dir, TOKENIZER_FILE), await withFileError('read', source, () => readFile(source)));
     } else {
       await writeFileAtomic(path.join(dir, TOKENIZER_FILE), JSON.stringify(tokenizerJSON));
     }
@@ -309,9 +292,9 @@ export async function writeModelDir(dir: string, contents: ModelDirContents): Pr
   }
 
   // Remove weights of an earlier save that this layout does not use (e.g. old shards).
-  for (const name of await readdir(dir)) {
+  for (const name of await withFileError('read directory', dir, () => readdir(dir))) {
     const isWeights = name === WEIGHTS_FILE || name === WEIGHTS_INDEX_FILE || SHARD_NAME.test(name);
-    if (isWeights && !written.has(name)) await unlink(path.join(dir, name));
+    if (isWeights && !written.has(name)) await withFileError('remove', path.join(dir, name), () => unlink(path.join(dir, name)));
   }
 }
 

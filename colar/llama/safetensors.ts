@@ -8,11 +8,10 @@
 // large allocation. Tensors are then read one at a time with positioned reads, in chunks, so host
 // memory holds the converted tensor plus one chunk, never the file.
 
-import { randomBytes } from 'node:crypto';
-import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import os from 'node:os';
 import { f32BitsToBf16 } from '../../engine/bf16.js';
-import { oneLine } from '../../io/files.js';
+import { oneLine, writeStreamAtomic } from '../../io/files.js';
 
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL' | 'U16' | 'U32' | 'U64' | 'F8_E4M3' | 'F8_E5M2';
 
@@ -296,10 +295,6 @@ export function f32BitsToF16(bits: number): number {
 
 const ENCODE_CHUNK_ELEMENTS = 1 << 20;
 
-async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
-  for (let done = 0; done < bytes.length; ) done += (await handle.write(bytes, done, bytes.length - done)).bytesWritten;
-}
-
 /** The bytes of `data` as `dtype`, produced a chunk at a time. */
 function* encodedChunks(data: TensorData, dtype: WritableDType): Generator<Uint8Array> {
   if (dtype === 'F32' || dtype === 'I32') {
@@ -353,24 +348,15 @@ export async function writeSafetensors(path: string, tensors: TensorToWrite[], m
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(headerBytes.length));
 
-  const temporary = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const handle = await open(temporary, 'w');
-  try {
-    await writeAll(handle, prefix);
-    await writeAll(handle, headerBytes);
+  await writeStreamAtomic(path, async (write) => {
+    await write(prefix);
+    await write(headerBytes);
     for (const p of planned) {
       const data = typeof p.tensor.data === 'function' ? await p.tensor.data() : p.tensor.data;
       const isInt = data instanceof Int32Array;
       if (isInt !== (p.dtype === 'I32')) throw new Error(`${where(p.tensor)}: ${isInt ? 'Int32Array' : 'Float32Array'} data cannot be written as ${p.dtype}`);
       if (data.length !== p.count) throw new Error(`${where(p.tensor)}: shape ${JSON.stringify(p.tensor.shape)} needs ${p.count} values, got ${data.length}`);
-      for (const chunk of encodedChunks(data, p.dtype)) await writeAll(handle, chunk);
+      for (const chunk of encodedChunks(data, p.dtype)) await write(chunk);
     }
-    await handle.sync();
-    await handle.close();
-    await rename(temporary, path);
-  } catch (e) {
-    await handle.close().catch(() => {});
-    await unlink(temporary).catch(() => {});
-    throw e;
-  }
+  });
 }

@@ -2,10 +2,10 @@
 // loses nothing already logged. A resumed run first cuts the log back to its checkpoint's step,
 // so the steps it redoes appear once.
 
-import { mkdir, open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { writeSync } from 'node:fs';
 import path from 'node:path';
-import { fileError } from '../../io/files.js';
+import { fileError, makeDir, withFileError, writeFileAtomic } from '../../io/files.js';
 
 export type MetricsRecord = Record<string, number | string | null>;
 
@@ -23,9 +23,9 @@ export class MetricsLog {
    * first; lines without a step are kept, and a line torn by a crash is dropped.
    */
   static async open(file: string, opts: { resumeFromStep?: number } = {}): Promise<MetricsLog> {
-    await mkdir(path.dirname(file), { recursive: true });
+    await makeDir(path.dirname(file));
     if (opts.resumeFromStep !== undefined) await truncateAfterStep(file, opts.resumeFromStep);
-    return new MetricsLog(file, await open(file, 'a'));
+    return new MetricsLog(file, await withFileError('write', file, () => open(file, 'a')));
   }
 
   /** Appends one line at once (synchronously), so the log is complete up to any crash. */
@@ -51,14 +51,14 @@ export class MetricsLog {
   }
 }
 
-/** Rewrites the log without the steps after `step`, atomically (temp file + rename). */
+/** Rewrites the log without the steps after `step`, atomically. */
 async function truncateAfterStep(file: string, step: number): Promise<void> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
+    throw fileError(error, 'read', file);
   }
   const kept = text.split('\n').filter((line) => {
     if (line.trim() === '') return false;
@@ -71,7 +71,5 @@ async function truncateAfterStep(file: string, step: number): Promise<void> {
     const lineStep = typeof record === 'object' && record !== null ? (record as { step?: unknown }).step : undefined;
     return typeof lineStep !== 'number' || lineStep <= step;
   });
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, kept.map((line) => line + '\n').join(''));
-  await rename(temp, file);
+  await writeFileAtomic(file, kept.map((line) => line + '\n').join(''));
 }

@@ -6,10 +6,10 @@
 //   Summary { repeated Value value = 1; }   Value { string tag = 1; float simple_value = 2; }
 // The first record carries file_version "brain.Event:2", which TensorBoard requires.
 
-import { appendFile, mkdir } from 'node:fs/promises';
-import { withFileError } from '../../io/files.js';
+import { appendFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { makeDir, withFileError } from '../../io/files.js';
 
 // ---------------------------------------------------------------------------------------------
 // CRC32C (Castagnoli), the checksum TFRecord uses
@@ -161,7 +161,7 @@ export class TensorBoardWriter {
   private constructor(readonly file: string) {}
 
   static async create(dir: string): Promise<TensorBoardWriter> {
-    await withFileError('create directory', dir, () => mkdir(dir, { recursive: true }));
+    await makeDir(dir);
     const wallTime = nowSeconds();
     const name = `events.out.tfevents.${Math.floor(wallTime)}.${os.hostname()}`;
     const writer = new TensorBoardWriter(path.join(dir, name));

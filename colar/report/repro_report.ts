@@ -3,8 +3,8 @@
 // beside it. Every number printed comes from the results object; formatting follows one fixed rule
 // per quantity so reports from different runs can be compared line by line.
 
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../../io/files.js';
 import {
   DEFAULT_CHART_HEIGHT,
   lineChart,
@@ -295,10 +295,9 @@ function plotsOf(r: ReproResults): Plot[] {
 
 /** Writes dir/REPRO.md and its plots (dir/*.svg); returns the markdown and the plots' paths. */
 export async function writeReproReport(dir: string, r: ReproResults): Promise<{ markdown: string; plots: string[] }> {
-  await mkdir(dir, { recursive: true });
   const plots = plotsOf(r);
-  for (const plot of plots) await writeFile(path.join(dir, plot.file), plot.svg);
+  for (const plot of plots) await writeFileAtomic(path.join(dir, plot.file), plot.svg);
   const markdown = reproMarkdown(r, plots);
-  await writeFile(path.join(dir, 'REPRO.md'), markdown);
+  await writeFileAtomic(path.join(dir, 'REPRO.md'), markdown);
   return { markdown, plots: plots.map((plot) => path.join(dir, plot.file)) };
 }

@@ -250,7 +250,7 @@ describe('export', () => {
     await expect(cli(scoreCommand, '--text', 'x')).rejects.toThrow('score: give --model DIR (a Hugging Face model directory or a run directory)');
     await expect(cli(evalCommand, '--model', dirs.mergedOut)).rejects.toThrow(/eval --data synthetic: the task's options live in a run directory's config/);
     await expect(cli(exportCommand, '--ckpt', dirs.mergedOut, '--out', join(root, 'x'))).rejects.toThrow(`--ckpt ${dirs.mergedOut}: a model directory, not a run directory; there is nothing to export`);
-    await expect(cli(exportCommand, '--ckpt', dirs.cot, '--out', dirs.loraOut)).rejects.toThrow(`--out ${dirs.loraOut}: is not empty; choose a new directory or give --overwrite`);
+    await expect(cli(exportCommand, '--ckpt', dirs.cot, '--out', dirs.loraOut)).rejects.toThrow(`--out ${dirs.loraOut}: the directory is not empty; pass --overwrite to replace what it holds`);
     await expect(cli(exportCommand, '--ckpt', dirs.cot, '--out', dirs.cot, '--overwrite')).rejects.toThrow(`--out ${dirs.cot}: is the input ${dirs.cot}`);
     await expect(buildRunModel(cpu, resolveConfig('tiny', 'cot', [...small, `model.init_from=${JSON.stringify(empty)}`]), false)).rejects.toThrow(
       `model.init_from ${empty}: expected a run directory (run_config.json), a checkpoint (weights.safetensors), or a model or adapter directory written by export (config.json / adapter_config.json)`,

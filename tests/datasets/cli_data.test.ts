@@ -26,7 +26,7 @@ async function data(...args: string[]): Promise<string> {
 describe('colar-wgpu data', () => {
   it('synth writes the same split the library generates', async () => {
     const out = join(dir, 'val.json');
-    expect(await data('synth', '--split', 'val', '--n', '25', '--seed', '4', '--out', out)).toContain('25 arithmetic val problems');
+    expect(await data('synth', '--split', 'val', '-n', '25', '--seed', '4', '--out', out)).toContain('25 arithmetic val problems');
     const { records } = await loadRecords(out);
     expect(records.map(({ question, steps, answer }) => ({ question, steps, answer }))).toEqual(
       arithmeticDataset('val', 25, 4).map(({ question, steps, answer }) => ({ question, steps, answer })),
@@ -40,7 +40,7 @@ describe('colar-wgpu data', () => {
   });
   it('synth writes multiplication in the iCoT format', async () => {
     const out = join(dir, 'mult.txt');
-    await data('synth', '--task', 'multiplication', '--digits', '3x2', '--n', '4', '--to', 'icot', '--out', out);
+    await data('synth', '--task', 'multiplication', '--digits', '3x2', '-n', '4', '--to', 'icot', '--out', out);
     const lines = readFileSync(out, 'utf8').trim().split('\n');
     expect(lines).toHaveLength(4);
     expect(lines[0]).toMatch(/^\d \d \d \* \d \d\|\|\d \d \d \d \+ \d \d \d \d \d #### \d \d \d \d \d$/);
