@@ -19,8 +19,8 @@ export function generateCommand(): Command {
     .option('--json', JSON_HELP)
     .option('--allow-non-finite', 'load weights that hold NaN or infinity instead of refusing them')
     .action(async (o: ModelFlags & { prompt: string; maxNewTokens: number; compression: number; greedy?: boolean; temperature: number; topP: number; seed: number; allowNonFinite?: boolean; json?: boolean }) => {
-      const source = await modelSource(o, 'generate');
       if (o.prompt === '') throw new Error('generate --prompt: is empty; give the text to continue (or, for a CoLaR model, the question)');
+      const source = await modelSource(o, 'generate');
       const { seed, compression, maxNewTokens, temperature, topP } = o;
       const engine = await Engine.create();
       try {

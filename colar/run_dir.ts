@@ -33,9 +33,14 @@ export interface RunDirClaim {
 
 interface LockOwner {
   pid: number;
+  /** the owner's parent: the command line's own process, when the owner is its worker */
+  parent?: number;
   host: string;
   started: string;
 }
+
+/** How long a lock's owner whose parent is gone may take to die with it (cli/dawn_warnings.ts). */
+const ORPHAN_GRACE_MS = 10_000;
 
 /** Claims `dir` for this process, in the given mode; release() (or the process's exit) frees it. */
 export async function claimRunDir(dir: string, mode: ClaimMode, log: (line: string) => void = console.error): Promise<RunDirClaim> {
@@ -83,7 +88,7 @@ export async function claimRunDir(dir: string, mode: ClaimMode, log: (line: stri
 
 /** Creates the lock file, or takes over one whose process is gone; fails when its owner runs. */
 async function takeLock(lock: string, log: (line: string) => void): Promise<void> {
-  const me: LockOwner = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
+  const me: LockOwner = { pid: process.pid, parent: process.ppid, host: hostname(), started: new Date().toISOString() };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const handle = await open(lock, 'wx');
@@ -94,6 +99,8 @@ async function takeLock(lock: string, log: (line: string) => void): Promise<void
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fileError(err, 'create lock file', lock);
     }
     const owner = await readOwner(lock);
+    // an owner whose parent was killed is on its way out: give it the time to go
+    if (owner && owner.host === me.host && owner.parent && !processRuns(owner.parent)) await exited(owner.pid, ORPHAN_GRACE_MS);
     if (owner && owner.host === me.host && processRuns(owner.pid)) {
       throw new Error(`${lock}: the run directory is in use by process ${owner.pid} (since ${owner.started}); wait for it to finish or stop it`);
     }
@@ -120,6 +127,10 @@ async function readOwner(lock: string): Promise<LockOwner | null> {
   } catch {
     return null;
   }
+}
+
+async function exited(pid: number, withinMs: number): Promise<void> {
+  for (const deadline = Date.now() + withinMs; processRuns(pid) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
 }
 
 function processRuns(pid: number): boolean {

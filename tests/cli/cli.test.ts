@@ -40,7 +40,7 @@ describe('colar-wgpu command line', () => {
   it('generate --prompt "" is one line naming --prompt', () => {
     const r = cli('generate', '--model', 'no-such-dir', '--prompt', '');
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe('colar-wgpu: generate --prompt: is empty; give the text to continue (or, with --ckpt, the question)');
+    expect(r.stderr.trim()).toBe('colar-wgpu: generate --prompt: is empty; give the text to continue (or, for a CoLaR model, the question)');
   });
 
   it('init refuses a non-empty --out, leaving it as it was', () => {

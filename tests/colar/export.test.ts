@@ -204,12 +204,12 @@ describe('export', () => {
     const data = join(root, 'test.json');
     await writeFile(data, JSON.stringify(arithmeticDataset('test', 3, 1).map(({ question, steps, answer }) => ({ question, steps, answer }))));
     const evalOut = join(root, 'eval-adapter');
-    await cli(evalCommand, '--model', dirs.cotOut, '--adapter', dirs.loraOut, '--data', data, '--n', '3', '--seeds', '1', '--compression', '1,2', '--out', evalOut, '--greedy');
+    await cli(evalCommand, '--model', dirs.cotOut, '--adapter', dirs.loraOut, '--data', data, '-n', '3', '--seeds', '1', '--compression', '1,2', '--out', evalOut, '--greedy');
     const report = JSON.parse(await readFile(join(evalOut, 'eval.json'), 'utf8'));
     expect(report.rows.map((r: { row: string }) => r.row)).toEqual(['CoLaR c=1', 'CoLaR c=2']);
     expect(report.questions).toBe(3);
     const runEval = join(root, 'eval-run');
-    await cli(evalCommand, '--ckpt', dirs.lora, '--data', data, '--n', '3', '--seeds', '1', '--compression', '1,2', '--out', runEval, '--greedy');
+    await cli(evalCommand, '--ckpt', dirs.lora, '--data', data, '-n', '3', '--seeds', '1', '--compression', '1,2', '--out', runEval, '--greedy');
     // the same answers and chains as the run itself
     expect(await readFile(join(runEval, 'samples.jsonl'), 'utf8')).toBe(await readFile(join(evalOut, 'samples.jsonl'), 'utf8'));
   });
