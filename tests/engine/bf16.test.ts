@@ -10,7 +10,8 @@ import { bf16BitsToF32, toBf16Bits } from '../../engine/bf16.js';
 import { expectClose } from '../helpers/compare.js';
 import { cpu, seeded, webgpu } from '../helpers/engines.js';
 
-const TOL = { rtol: 1e-5, atol: 1e-6 };
+// float32 sums over K on the device against float64 on the CPU, as the ops tests' reductions
+const TOL = { rtol: 1e-5, atol: 1e-5 };
 const dim = (max: number) => fc.integer({ min: 1, max });
 const seed = fc.integer({ min: 1, max: 2 ** 31 - 1 });
 
