@@ -197,9 +197,26 @@ export interface ExplicitReasoningOptions {
   seed: number;
   /** "no-cot": the prompt is followed by the answer directly */
   mode: 'cot' | 'no-cot';
+  /** how a CoT chain is measured (default 'reference'; see cotChainLength) */
+  chainLength?: CotChainLength;
 }
 
-/** CoT (or No-CoT) decoding; chain length = tokens generated before the answer's "###". */
+export type CotChainLength = 'reference' | 'separator';
+
+/**
+ * #L of a generated CoT chain. 'reference', as the reference's evaluation counts it: the index of
+ * the first "###" minus 1, else the index of the first ":" minus 3, else the whole output's
+ * length. 'separator': the tokens generated before the answer's "###" (0 without one).
+ */
+export function cotChainLength(ids: number[], sep: number, colon: number | undefined, how: CotChainLength): number {
+  const at = ids.indexOf(sep);
+  if (how === 'separator') return Math.max(0, at);
+  if (at >= 0) return at - 1;
+  const colonAt = colon === undefined ? -1 : ids.indexOf(colon);
+  return colonAt >= 0 ? colonAt - 3 : ids.length;
+}
+
+/** CoT (or No-CoT) decoding; chain length as cotChainLength measures it. */
 export async function explicitReasoning(model: Llama, tok: PromptTokenizer, questions: string[], o: ExplicitReasoningOptions): Promise<ReasoningResult> {
   const sep = separatorId(tok);
   const prompts = questions.map((q) => encodeInferencePrompt(tok, q, 1));
@@ -210,7 +227,8 @@ export async function explicitReasoning(model: Llama, tok: PromptTokenizer, ques
     const first = await decoder.prompt(prompts, tok.padId);
     first.hidden.dispose();
     const generated = await continueTokens(decoder, first.logits, new HostRng(o.seed), { ...o.sampling, maxNewTokens: o.maxNewTokens, eosIds: [tok.eosId], padId: tok.padId });
-    const chainLengths = generated.map((ids) => (o.mode === 'no-cot' ? 0 : Math.max(0, ids.indexOf(sep))));
+    const colon = tok.tokenToId(':');
+    const chainLengths = generated.map((ids) => (o.mode === 'no-cot' ? 0 : cotChainLength(ids, sep, colon, o.chainLength ?? 'reference')));
     const answerIds = generated.map((ids) => (o.mode === 'no-cot' ? ids : ids.indexOf(sep) >= 0 ? ids.slice(ids.indexOf(sep) + 1) : ids));
     return { answerIds, chainLengths };
   } finally {
