@@ -67,7 +67,8 @@ export async function runDatasets(cfg: TrainConfig): Promise<{ train: QsaRecord[
   return { train: await load(cfg.data.train, 'train', cfg.data.n_train), val: await load(cfg.data.val, 'val', cfg.data.n_val) };
 }
 
-function tinyConfig(cfg: TrainConfig, tokenizer: Tokenizer, prompt: PromptTokenizer): LlamaConfig {
+/** The model a preset builds from its sizes (model.preset tiny, small): what `init` writes too. */
+export function freshModelConfig(cfg: TrainConfig, tokenizer: Tokenizer, prompt: Pick<PromptTokenizer, 'eosId' | 'padId'>): LlamaConfig {
   const m = cfg.model;
   if (m.hidden_size % m.heads !== 0) throw new Error(`config model.hidden_size ${m.hidden_size} is not a multiple of model.heads ${m.heads}`);
   return parseLlamaConfig(
@@ -103,7 +104,7 @@ export async function buildRunModel(engine: E.Engine, cfg: TrainConfig, withHead
   const prompt = promptTokenizer(tokenizer, tokConfig);
   const rng = new E.Rng(cfg.seed);
   // a LoRA run freezes the base: its 16-bit weights stay 16-bit
-  const model = cfg.model.path ? await loadBaseModel(engine, await baseSource(cfg), { frozen: cfg.lora.enabled }) : initLlama(engine, tinyConfig(cfg, tokenizer, prompt), rng);
+  const model = cfg.model.path ? await loadBaseModel(engine, await baseSource(cfg), { frozen: cfg.lora.enabled }) : initLlama(engine, freshModelConfig(cfg, tokenizer, prompt), rng);
   if (cfg.model.path) checkTokenizerFitsModel(tokenizer, model.config, cfg.model.path);
   if (cfg.lora.enabled) applyLora(model, { r: cfg.lora.r, alpha: cfg.lora.alpha, dropout: cfg.lora.dropout, targetModules: cfg.lora.target_modules }, rng);
   const run: RunModel = { model, head: null, tokenizer, prompt };

@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { initCommand } from '../../cli/init.js';
 import { ModelDir } from '../../colar/llama/model_dir.js';
+import { buildRunModel } from '../../colar/run.js';
+import { resolveConfig } from '../../colar/train_config.js';
+import { cpu } from '../helpers/engines.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'colar-init-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -43,5 +46,16 @@ describe('colar-wgpu init --dtype', () => {
     } finally {
       err.mockRestore();
     }
+  });
+
+  it.each(['tiny', 'small'])('--preset %s writes the model that train --preset %s builds', async (preset) => {
+    const out = join(dir, `preset-${preset}`);
+    await init('--preset', preset, '--out', out);
+    const d = await ModelDir.open(out);
+    const written = Object.fromEntries(d.tensors.map((t) => [t.name, t.shape]));
+    await d.close();
+    const run = await buildRunModel(cpu, resolveConfig(preset, 'cot', []), false);
+    expect(written).toEqual(Object.fromEntries([...run.model.namedParameters()].map(([n, t]) => [n, [...t.shape]])));
+    run.model.dispose();
   });
 });
