@@ -48,7 +48,7 @@ describe('colar-wgpu init --dtype', () => {
     }
   });
 
-  it.each(['tiny', 'small'])('--preset %s writes the model that train --preset %s builds', async (preset) => {
+  it.each(['tiny', 'small'])('--preset %s writes the model that train builds from that preset', async (preset) => {
     const out = join(dir, `preset-${preset}`);
     await init('--preset', preset, '--out', out);
     const d = await ModelDir.open(out);
