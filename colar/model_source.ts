@@ -15,7 +15,7 @@ import { readJsonFile } from './llama/config.js';
 import { loadModelDir } from './llama/load.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadLora, mergeLora } from './llama/lora.js';
 import type { Llama } from './llama/model.js';
-import { CONFIG_FILE, ModelDir, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from './llama/model_dir.js';
+import { CONFIG_FILE, ModelDir, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, checkTokenizerFitsModel } from './llama/model_dir.js';
 import { Tokenizer } from './llama/tokenizer.js';
 import { loadRun, promptTokenizer, readRunConfig, RUN_CONFIG, runTokenizer, type RunModel } from './run.js';
 import type { Pooling } from './sequence.js';
@@ -80,6 +80,7 @@ export async function loadModel(engine: E.Engine, source: ModelSource, opts: { a
   const { tokenizer } = await modelDirTokenizer(source.dir);
   // inference trains nothing: 16-bit weights stay 16-bit
   const model = await loadModelDir(engine, source.dir, { frozen: true, allowNonFinite: opts.allowNonFinite });
+  checkTokenizerFitsModel(tokenizer, model.config, source.dir);
   if (source.adapter) await loadLora(model, source.adapter);
   let head: LatentHead | null = null;
   let pooling = (presetConfig('tiny').colar as { pooling: Pooling }).pooling;

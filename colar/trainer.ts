@@ -91,6 +91,10 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
     log(`step ${state.step} (${epochComplete() || state.batchInEpoch === 0 ? `end of epoch ${state.epoch}` : `epoch ${state.epoch + 1}`}): validation accuracy ${(100 * accuracy).toFixed(1)}% on ${Math.min(cfg.train.val_samples, data.val.length)} questions`);
     await loop.recordValidation(accuracy, snapshot);
   };
+  /** the step on disk before a validation, which may be long: a kill during it loses no step */
+  const saveBeforeValidation = async () => {
+    if (state.step % t.ckpt_every !== 0) await loop.save(stepCheckpointName(state.step), snapshot());
+  };
   const orders = new Map<number, number[]>();
   const orderOf = (epoch: number) => {
     if (!orders.has(epoch)) orders.set(epoch, t.group_by_length ? lengthGroupedOrder(lengths, t.batch_size, cfg.seed, epoch) : epochOrder(data.train.length, cfg.seed, epoch));
@@ -102,6 +106,7 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
     // killed during the last validation) goes on with exactly what was left
     for (;;) {
       if (epochComplete()) {
+        await saveBeforeValidation();
         state.epoch++;
         state.batchInEpoch = 0;
         await validateAndSave();
@@ -157,7 +162,10 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
       if (state.step % t.ckpt_every === 0) await loop.save(stepCheckpointName(state.step), snapshot());
     }
     // a run cut short by max_steps ends mid-epoch: it is still validated, and its last step kept
-    if (state.validatedStep !== state.step) await validateAndSave();
+    if (state.validatedStep !== state.step) {
+      await saveBeforeValidation();
+      await validateAndSave();
+    }
   });
   return { steps: state.step, bestMetric: state.bestMetric, runDir };
 }

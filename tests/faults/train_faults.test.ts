@@ -62,15 +62,17 @@ describe('training under faults', () => {
   });
 
   it.each([
-    ['checkpoint-weights-written@3'],
-    ['checkpoint-swap@2'],
-    ['checkpoint-before-latest@4'],
-    ['validation@1'],
-  ])('killed at %s, then resumed: whole, and the same weights as the uninterrupted run', async (point) => {
-    const dir = join(root, `kill-${point}`);
-    const killed = cli(['train', '--out', dir, ...SMALL], { COLAR_FAILPOINT: point });
+    ['checkpoint-weights-written@3', []],
+    ['checkpoint-swap@2', []],
+    ['checkpoint-before-latest@4', []],
+    ['validation@1', []],
+    // the last step is not a checkpoint step: it is written before the validation all the same
+    ['validation@1', ['train.ckpt_every=100']],
+  ])('killed at %s %j, then resumed: whole, and the same weights as the uninterrupted run', async (point, extra) => {
+    const dir = join(root, `kill-${point}-${extra.length}`);
+    const killed = cli(['train', '--out', dir, ...SMALL, ...extra], { COLAR_FAILPOINT: point });
     expect(killed.signal).toBe('SIGKILL');
-    const resumed = cli(['train', '--out', dir, '--resume', ...SMALL]);
+    const resumed = cli(['train', '--out', dir, '--resume', ...SMALL, ...extra]);
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(resumed.stdout).toMatch(/taking over .*\.lock: its process \d+ is no longer running/);
     expectWhole(dir);

@@ -11,6 +11,7 @@ import { Decoder } from '../../colar/llama/decoder.js';
 import { llamaWeightNames, llamaWeightShape } from '../../colar/llama/init.js';
 import { loadModelDir } from '../../colar/llama/load.js';
 import { ModelDir, writeModelDir } from '../../colar/llama/model_dir.js';
+import { loadModel } from '../../colar/model_source.js';
 import type { TensorToWrite } from '../../colar/llama/safetensors.js';
 import * as E from '../../engine/index.js';
 import { cpu } from '../helpers/engines.js';
@@ -104,6 +105,8 @@ describe('loadModelDir', () => {
     const opened = await ModelDir.open(dir);
     await expect(opened.loadTokenizer()).rejects.toThrow(/tokenizer\.json: token "<far>" has id 5000, but .*config\.json has vocab_size 302: ids must be below it/);
     await opened.close();
+    // and so do the commands, which load a model directory as a model source
+    await expect(loadModel(cpu, { kind: 'hf', dir, adapter: null })).rejects.toThrow(/tokenizer\.json: token "<far>" has id 5000, but .*config\.json has vocab_size 302/);
   });
 });
 
