@@ -28,14 +28,8 @@ export interface StageRecord {
   steps: number;
 }
 
-export interface RowResult extends ReproRow {
-  run: string;
-  base: string;
-  trainingSeed: number | null;
-  mode: EvalMode;
-  compression: number;
-  greedy: boolean;
-}
+/** A plan's row as evaluated: what the row asked for, and what it measured. */
+export interface RowResult extends ReproRow, PlanRow {}
 
 export interface PlanResults {
   plan: string;
