@@ -65,7 +65,7 @@ export async function benchStepProfile(engine: E.Engine, gpu: Gpu, preset = 'tin
 }
 
 export async function benchEndToEnd(engine: E.Engine, steps = 5): Promise<BenchRecord[]> {
-  const { cfg, run, records, opt, trainStep, tokens, shape } = await trainStepFixture(engine, 'tiny');
+  const { run, records, opt, trainStep, tokens, shape } = await trainStepFixture(engine, 'tiny');
   await trainStep(); // compiles every pipeline
   let t0 = performance.now();
   for (let i = 0; i < steps; i++) await trainStep();

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import * as E from '../engine/index.js';
 import { makeDir, withFileError, writeFileAtomic } from '../io/files.js';
 import { latestCheckpoint, readState } from './checkpoint.js';
-import { evaluateOverSeeds, type EvalMode } from './evaluate.js';
+import { evaluateOverSeeds } from './evaluate.js';
 import type { Plan, PlanRow } from './plan.js';
 import type { ReproRow } from './report/repro_report.js';
 import { loadRun, syntheticDataset } from './run.js';

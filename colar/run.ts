@@ -17,7 +17,7 @@ import { latestCheckpoint, loadWeights, WEIGHTS } from './checkpoint.js';
 import { embeddingStd, LatentHead } from './latent_head.js';
 import { readLatentHeadConfig } from './latent_head_file.js';
 import { MultiTokenHeads } from './multi_token.js';
-import { parseLlamaConfig, readJsonFile, toHF, type LlamaConfig } from './llama/config.js';
+import { parseLlamaConfig, toHF, type LlamaConfig } from './llama/config.js';
 import { initLlama } from './llama/init.js';
 import { ADAPTER_CONFIG_FILE, applyLora, loraParameters } from './llama/lora.js';
 import type { Llama } from './llama/model.js';

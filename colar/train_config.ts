@@ -11,7 +11,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { arithmeticOptionsProblem, DEFAULT_ARITHMETIC_OPTIONS, type ArithmeticOptions } from '../datasets/synthetic.js';
 import type { InputFormat } from '../datasets/load.js';
 import type { NumberTokens } from '../datasets/vocab.js';
-import { checkConfig, isObject, leafKeys, STAGES, type LR_SCHEDULES, type VAL_DECODINGS, type ZERO_ADVANTAGE_STEPS } from './config_schema.js';
+import { checkConfig, isObject, STAGES, type LR_SCHEDULES, type VAL_DECODINGS, type ZERO_ADVANTAGE_STEPS } from './config_schema.js';
 import type { Aggregation } from './grpo.js';
 import type { Pooling } from './sequence.js';
 import type { LatentLossKind, PredEmbedForwardVariant } from './sft.js';
