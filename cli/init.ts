@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
 import { Engine, Rng } from '../engine/index.js';
 import { llamaPreset } from '../colar/llama/config.js';
-import { initLlama } from '../colar/llama/init.js';
-import { saveModelDir } from '../colar/llama/load.js';
+import { initialWeights } from '../colar/llama/init.js';
+import { writeModelDir } from '../colar/llama/model_dir.js';
 import { Tokenizer } from '../colar/llama/tokenizer.js';
 import { freshModelConfig, promptTokenizer, runTokenizer } from '../colar/run.js';
 import { SPECIAL_TOKENS } from '../datasets/vocab.js';
@@ -32,8 +32,20 @@ export function initCommand(): Command {
       const config = o.preset === 'llama-3.2-1b' ? llamaPreset('llama-3.2-1b') : freshModelConfig(cfg, tokenizer, special);
       const engine = await Engine.create();
       try {
-        const model = initLlama(engine, config, new Rng(o.seed));
-        await saveModelDir(model, o.out, tokJson, o.tokenizer ? undefined : builtIn.config, dtype === 'bf16' ? 'BF16' : 'F32');
+        // one tensor at a time, made, written and freed: a 1B model is never whole in memory
+        const tensors = initialWeights(config, new Rng(o.seed)).map((w) => ({
+          name: w.name,
+          shape: w.shape,
+          data: async () => {
+            const t = w.draw(engine);
+            try {
+              return await t.float32();
+            } finally {
+              t.dispose();
+            }
+          },
+        }));
+        await writeModelDir(o.out, { config, tensors, tokenizer: tokJson, tokenizerConfig: o.tokenizer ? undefined : builtIn.config, floatDType: dtype === 'bf16' ? 'BF16' : 'F32' });
         console.log(`wrote ${o.preset} model (${config.numHiddenLayers} layers, d=${config.hiddenSize}, vocab ${config.vocabSize}, ${dtype}) to ${o.out}`);
       } finally {
         await engine.close();

@@ -53,6 +53,14 @@ export class Rng {
     return new Tensor(weights.backend, storage, weights.shape.slice(0, -1), 'i32');
   }
 
+  /**
+   * Reserves the draws of n values (uniform or normal) and returns the state that makes them, so
+   * they can be drawn later, in any order: Rng.fromState(state).normal(engine, shape) with n values.
+   */
+  reserve(n: number): RngState {
+    return { seed: this.seed, offset: this.take(n) };
+  }
+
   /** Reserves n counters; offsets wrap at 2^32 like the kernels' u32 counters. */
   private take(n: number): number {
     const start = this.offset;

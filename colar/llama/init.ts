@@ -77,10 +77,30 @@ export function buildLlama(engine: E.Engine, config: LlamaConfig, weight: Weight
   return new Llama(engine, config, embed, layers, norm, lmHead);
 }
 
+/** One weight of a fresh model, made on demand. */
+export interface InitialWeight {
+  name: string;
+  shape: number[];
+  draw(engine: E.Engine): E.Tensor;
+}
+
+/**
+ * Every weight of a fresh model (HF's scheme: ones for norms, else normal with std
+ * initializerRange), in buildLlama's order, each with its random draws reserved up front: the
+ * weights can be made one at a time and in any order — `init` writes a 1B model a tensor at a
+ * time — with the values initLlama gives them.
+ */
+export function initialWeights(config: LlamaConfig, rng: E.Rng, initializerRange = 0.02): InitialWeight[] {
+  return [...llamaWeightNames(config)].map((name) => {
+    const shape = llamaWeightShape(config, name)!;
+    if (name.endsWith('norm.weight')) return { name, shape, draw: (engine: E.Engine) => engine.ones(shape) };
+    const draws = rng.reserve(shape.reduce((a, b) => a * b, 1));
+    return { name, shape, draw: (engine: E.Engine) => E.Rng.fromState(draws).normal(engine, shape, 0, initializerRange) };
+  });
+}
+
 /** A freshly initialised model whose every parameter trains. */
 export function initLlama(engine: E.Engine, config: LlamaConfig, rng: E.Rng, initializerRange = 0.02): Llama {
-  return buildLlama(engine, config, (name, shape) => {
-    const t = name.endsWith('norm.weight') ? engine.ones(shape) : rng.normal(engine, shape, 0, initializerRange);
-    return engine.parameter(t);
-  });
+  const weights = new Map(initialWeights(config, rng, initializerRange).map((w) => [w.name, w]));
+  return buildLlama(engine, config, (name) => engine.parameter(weights.get(name)!.draw(engine)));
 }

@@ -8,7 +8,7 @@ import { initCommand } from '../../cli/init.js';
 import { ModelDir } from '../../colar/llama/model_dir.js';
 import { buildRunModel } from '../../colar/run.js';
 import { resolveConfig } from '../../colar/train_config.js';
-import { cpu } from '../helpers/engines.js';
+import { webgpu } from '../helpers/engines.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'colar-init-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,14 +48,20 @@ describe('colar-wgpu init --dtype', () => {
     }
   });
 
-  it.each(['tiny', 'small'])('--preset %s writes the model that train builds from that preset', async (preset) => {
+  it.each(['tiny', 'small'])('--preset %s writes the model that train builds from that preset, weight for weight', async (preset) => {
     const out = join(dir, `preset-${preset}`);
     await init('--preset', preset, '--out', out);
     const d = await ModelDir.open(out);
-    const written = Object.fromEntries(d.tensors.map((t) => [t.name, t.shape]));
+    const written = new Map(await Promise.all(d.tensors.map(async (t) => [t.name, { shape: t.shape, bytes: Buffer.from(Float32Array.from(await d.read(t.name)).buffer) }] as const)));
     await d.close();
-    const run = await buildRunModel(cpu, resolveConfig(preset, 'cot', []), false);
-    expect(written).toEqual(Object.fromEntries([...run.model.namedParameters()].map(([n, t]) => [n, [...t.shape]])));
+    // the same weights, bit for bit on the same backend: init writes them one at a time from the same draws
+    const run = await buildRunModel(await webgpu(), resolveConfig(preset, 'cot', []), false);
+    const built = new Map(await Promise.all([...run.model.namedParameters()].map(async ([n, t]) => [n, { shape: [...t.shape], bytes: Buffer.from(Float32Array.from(await t.float32()).buffer) }] as const)));
+    expect([...written.keys()].sort()).toEqual([...built.keys()].sort());
+    for (const [name, w] of written) {
+      expect(w.shape, name).toEqual(built.get(name)!.shape);
+      expect(w.bytes.equals(built.get(name)!.bytes), name).toBe(true);
+    }
     run.model.dispose();
   });
 });
