@@ -6,7 +6,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expandPlan, planFile, readPlan } from '../../colar/plan.js';
+import { builtinPlans, expandPlan, planFile, readPlan } from '../../colar/plan.js';
 import { resolveConfig, type Stage } from '../../colar/train_config.js';
 
 const stage = (name: string, s: string, extra: Record<string, unknown> = {}) => ({ name, stage: s, ...extra });
@@ -54,7 +54,8 @@ describe('plan files', () => {
     expect(() => readPlan(join(dir, 'none.yaml'))).toThrow(`plan ${join(dir, 'none.yaml')}: cannot read it (no such file)`);
     await writeFile(join(dir, 'bad.yaml'), 'stages: [\n');
     expect(() => readPlan(join(dir, 'bad.yaml'))).toThrow(new RegExp(`^${join(dir, 'bad.yaml')}: not valid YAML`));
-    expect(() => planFile('no-such-plan')).toThrow(/^plan no-such-plan: no such file, and not a built-in plan \(ablation, repro, tiny-benchmark\)$/);
+    expect(() => planFile('no-such-plan')).toThrow(`plan no-such-plan: no such file, and not a built-in plan (${builtinPlans().join(', ')})`);
+    expect(builtinPlans()).toEqual(expect.arrayContaining(['ablation', 'repro', 'tiny-benchmark']));
   });
 
   it('the run command prints the problem as one line and exits 1 (built: dist/cli/main.js)', async () => {
