@@ -17,7 +17,6 @@ import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, mergeLora, saveLora, type Lo
 import type { Llama } from './llama/model.js';
 import { CONFIG_NAMES, resolveModelSource } from './model_source.js';
 import { loadRun, readRunConfig, runTokenizer } from './run.js';
-import type { Pooling } from './sequence.js';
 import type { TrainConfig } from './train_config.js';
 
 /** Where the base of an unmerged LoRA export goes when the run's base is not a model directory already. */
@@ -56,7 +55,7 @@ export async function exportRun(engine: E.Engine, runDir: string, out: string, o
     await saveLora(run.model, lora, out, base);
     result = { kind: 'adapter', base, head: run.head !== null };
   }
-  if (run.head) await saveLatentHead(out, run.head, cfg.colar.pooling as Pooling);
+  if (run.head) await saveLatentHead(out, run.head, cfg.colar.pooling);
   await removeStaleFiles(out, result);
   return result;
 }

@@ -71,7 +71,7 @@ export interface LoadedModel {
 export async function loadModel(engine: E.Engine, source: ModelSource, opts: { allowNonFinite?: boolean } = {}): Promise<LoadedModel> {
   if (source.kind === 'run') {
     const { cfg, run } = await loadRun(engine, source.dir);
-    return { run, cfg, pooling: cfg.colar.pooling as Pooling, eosIds: [run.prompt.eosId] };
+    return { run, cfg, pooling: cfg.colar.pooling, eosIds: [run.prompt.eosId] };
   }
   const dir = await ModelDir.open(source.dir);
   const eosIds = dir.eosTokenIds();
