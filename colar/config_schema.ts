@@ -127,7 +127,8 @@ export function getPath(obj: Record<string, Json>, key: string): Json | undefine
   return node;
 }
 
-function setPath(obj: Record<string, Json>, key: string, value: Json): void {
+/** Sets the value at a dotted key whose parents exist. */
+export function setPath(obj: Record<string, Json>, key: string, value: Json): void {
   const parts = key.split('.');
   let node = obj;
   for (const part of parts.slice(0, -1)) node = node[part] as Record<string, Json>;

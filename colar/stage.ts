@@ -4,7 +4,7 @@
 // train (SFT or GRPO), and release the directory.
 
 import * as E from '../engine/index.js';
-import { getPath, leafKeys } from './config_schema.js';
+import { getPath, leafKeys, setPath } from './config_schema.js';
 import type { Json } from './overrides.js';
 import { trainRl } from './rl.js';
 import { buildRunModel, readRunConfig, runDatasets, writeRunFiles } from './run.js';
@@ -61,7 +61,7 @@ export function resumedConfig(saved: TrainConfig, requested: TrainConfig, log: (
     const had = getPath(saved, key) as Json;
     if (JSON.stringify(want) === JSON.stringify(had) || (want === null && had !== null)) continue;
     if (CHANGEABLE_ON_RESUME.has(key)) {
-      setLeaf(out, key, want);
+      setPath(out, key, want);
       log(`resume: ${key} ${JSON.stringify(had)} -> ${JSON.stringify(want)}`);
     } else conflicts.push(`${key}=${JSON.stringify(want)} (the run has ${JSON.stringify(had)})`);
   }
@@ -69,11 +69,4 @@ export function resumedConfig(saved: TrainConfig, requested: TrainConfig, log: (
     throw new Error(`--resume ${saved.out_dir}: this command asks for ${conflicts.slice(0, 3).join(', ')}${conflicts.length > 3 ? ` and ${conflicts.length - 3} more` : ''}; a resume may change only ${[...CHANGEABLE_ON_RESUME].join(', ')}`);
   }
   return out;
-}
-
-function setLeaf(obj: TrainConfig, key: string, value: Json): void {
-  const parts = key.split('.');
-  let node = obj as Record<string, Json>;
-  for (const p of parts.slice(0, -1)) node = node[p] as Record<string, Json>;
-  node[parts[parts.length - 1]] = value;
 }
