@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import * as E from '../engine/index.js';
 import { failpoint } from '../io/failpoint.js';
 import { makeDir, withFileError, writeFileAtomic } from '../io/files.js';
+import { firstNonFinite } from './llama/load.js';
 import { SafetensorsFile, writeSafetensors } from './llama/safetensors.js';
 
 export const WEIGHTS = 'weights.safetensors';
@@ -36,9 +37,8 @@ const STEP_NAME = /^step-\d{6,}$/;
 /** The values of a tensor read back for writing, refused when any is NaN or ±Infinity. */
 async function finiteValues(name: string, t: E.Tensor): Promise<Float32Array> {
   const values = await t.float32();
-  for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) throw new Error(`refusing to checkpoint non-finite values: tensor ${name} holds ${values[i]} at index ${i}`);
-  }
+  const at = firstNonFinite(values);
+  if (at >= 0) throw new Error(`refusing to checkpoint non-finite values: tensor ${name} holds ${values[at]} at index ${at}`);
   return values;
 }
 

@@ -47,7 +47,8 @@ function checkTensors(dir: ModelDir): void {
   for (const name of llamaWeightNames(dir.config)) if (dir.info(name) === undefined) throw new Error(`${dir.dir}: tensor "${name}" is missing (${config} needs it)`);
 }
 
-function firstNonFinite(values: TensorData): number {
+/** The index of the first NaN or ±Infinity in `values`, or -1. */
+export function firstNonFinite(values: TensorData): number {
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
   return -1;
 }
