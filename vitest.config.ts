@@ -8,6 +8,7 @@ export default defineConfig({
     include: ['tests/**/*.test.ts'],
     exclude: [...configDefaults.exclude, PUBLISHED_TESTS],
     setupFiles: ['tests/helpers/fast_check_seed.ts'],
+    globalSetup: ['tests/helpers/temp_root.ts'],
     // Dawn runs one device per process; forks keep them apart. Two cores: two workers.
     pool: 'forks',
     maxWorkers: 2,

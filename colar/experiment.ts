@@ -12,11 +12,12 @@ import { join } from 'node:path';
 import * as E from '../engine/index.js';
 import { makeDir, withFileError, writeFileAtomic } from '../io/files.js';
 import { latestCheckpoint, readState } from './checkpoint.js';
-import { evaluateOverSeeds } from './evaluate.js';
+import { evaluateOverSeeds, type SeedsResult } from './evaluate.js';
 import type { Plan, PlanRow } from './plan.js';
 import type { ReproRow } from './report/repro_report.js';
 import { loadRun, syntheticDataset } from './run.js';
 import { runStage } from './stage.js';
+import { latentWritingAccuracy, type WritingAccuracy } from './writing_accuracy.js';
 
 export interface StageRecord {
   name: string;
@@ -29,7 +30,10 @@ export interface StageRecord {
 }
 
 /** A plan's row as evaluated: what the row asked for, and what it measured. */
-export interface RowResult extends ReproRow, PlanRow {}
+export interface RowResult extends ReproRow, PlanRow {
+  /** head-writes rows: the whole measurement (accuracy holds its result-digit share) */
+  writing?: WritingAccuracy;
+}
 
 export interface PlanResults {
   plan: string;
@@ -121,10 +125,13 @@ async function evaluateRow(engine: E.Engine, plan: Plan, r: PlanRow, trained: St
   const { cfg, run } = await loadRun(engine, join(plan.out, 'runs', r.run));
   try {
     const test = syntheticDataset(cfg, 'test', questions);
-    const res = await evaluateOverSeeds(engine, run, test, seeds, { mode: r.mode, compression: r.compression, greedy: r.greedy, pooling: cfg.colar.pooling, batchSize: batch });
+    const o = { compression: r.compression, pooling: cfg.colar.pooling, batchSize: batch };
+    const writing = r.mode === 'head-writes' ? await latentWritingAccuracy(run, test, o) : undefined;
+    const res = writing ? writingAsSeedsResult(writing, test.length) : await evaluateOverSeeds(engine, run, test, seeds, { ...o, mode: r.mode as Exclude<typeof r.mode, 'head-writes'>, greedy: r.greedy });
     const row: RowResult = {
       row: r.row, group: r.group, run: r.run, base: r.base, trainingSeed: r.trainingSeed, mode: r.mode, compression: r.compression, greedy: r.greedy,
       accuracy: res.accuracy, chainLength: res.chainLength, perSeedAccuracy: res.perSeedAccuracy, perSeedChainLength: res.perSeedChainLength, msPerQuestion: res.msPerQuestion,
+      ...(writing && { writing }),
     };
     await makeDir(join(plan.out, 'eval', r.run));
     await writeFileAtomic(cache, JSON.stringify({ spec, row }));
@@ -133,6 +140,13 @@ async function evaluateRow(engine: E.Engine, plan: Plan, r: PlanRow, trained: St
   } finally {
     run.model.dispose();
   }
+}
+
+/** A writing measurement in a row's shape: accuracy = result-digit groups written right (%), # L = slots per question. */
+function writingAsSeedsResult(w: WritingAccuracy, questions: number): Pick<SeedsResult, 'accuracy' | 'chainLength' | 'perSeedAccuracy' | 'perSeedChainLength'> & { msPerQuestion?: undefined } {
+  const accuracy = 100 * w.nearestResult;
+  const slots = w.slots / questions;
+  return { accuracy: { mean: accuracy, ci95: 0 }, chainLength: { mean: slots, ci95: 0 }, perSeedAccuracy: [accuracy], perSeedChainLength: [slots] };
 }
 
 async function readCachedRow(file: string, spec: RowSpec): Promise<RowResult | null> {

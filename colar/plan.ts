@@ -43,10 +43,17 @@ export interface PlanRow {
   run: string;
   base: string;
   trainingSeed: number | null;
-  mode: EvalMode;
+  mode: RowMode;
   compression: number;
   greedy: boolean;
 }
+
+/**
+ * How a row evaluates its run: decoded in one of evaluate.ts' modes, or `head-writes` — whether
+ * the latent head writes the gold chain's groups under the true prefix (writing_accuracy.ts; no
+ * seeds: it samples nothing). Its accuracy is the share of result-digit groups written right.
+ */
+export type RowMode = EvalMode | 'head-writes';
 
 export const REPORTS = ['repro', 'ablation'] as const;
 export type ReportKind = (typeof REPORTS)[number];
@@ -64,7 +71,7 @@ export interface Plan {
 /** What the command line changes: the output directory and any setting. */
 export type PlanChanges = Partial<Omit<PlanSettings, 'overrides'>> & { out?: string; overrides?: string[] };
 
-const EVAL_MODES: readonly EvalMode[] = ['latent', 'cot', 'no-cot', 'teacher-forced'];
+const ROW_MODES: readonly RowMode[] = ['latent', 'cot', 'no-cot', 'teacher-forced', 'head-writes'];
 const TOP_KEYS = ['description', 'out', 'report', 'preset', 'compressions', 'eval', 'overrides', 'stages', 'rows'];
 const EVAL_KEYS = ['seeds', 'questions', 'batch'];
 const STAGE_KEYS = ['name', 'stage', 'overrides', 'init_from', 'seeds'];
@@ -158,7 +165,7 @@ export function expandPlan(parsed: unknown, file: string, changes: PlanChanges =
     const label = text(r.row, `${field}.row`, fail);
     const base = text(r.run, `${field}.run`, fail);
     if (!seedsOf.has(base)) fail(`${field}.run`, `no stage named ${JSON.stringify(base)} (stages: ${[...seedsOf.keys()].join(', ')})`);
-    const mode = oneOf(r.mode, EVAL_MODES, `${field}.mode`, fail) as EvalMode;
+    const mode = oneOf(r.mode, ROW_MODES, `${field}.mode`, fail) as RowMode;
     const greedy = r.greedy === undefined ? false : r.greedy === true || r.greedy === false ? r.greedy : fail(`${field}.greedy`, `expected true or false, got ${JSON.stringify(r.greedy)}`);
     const group = r.group === undefined ? base : text(r.group, `${field}.group`, fail);
     for (const seed of seedsOf.get(base) ?? [null]) {

@@ -30,6 +30,7 @@ const planData = {
   rows: [
     { row: 'CoT', group: 'baseline', run: 'cot', mode: 'cot' },
     { row: 'CoLaR c={c}', group: 'colar', run: 'colar', mode: 'latent', compression: 'all' },
+    { row: 'Head writes c={c}', group: 'writing', run: 'colar', mode: 'head-writes', compression: 'all' },
     { row: 'CoLaR-RL c={c}', group: 'rl', run: 'rl', mode: 'latent', compression: 'rl' },
   ],
 };
@@ -50,9 +51,16 @@ describe('running a plan', () => {
     const out = await mkdtemp(join(tmpdir(), 'plan-run-'));
     const first = await runIn(out);
     expect(trained(first.log)).toEqual(['cot', 'colar', 'rl']);
-    expect(evaluated(first.log)).toEqual(['cot: CoT', 'colar: CoLaR c=1', 'colar: CoLaR c=2', 'rl: CoLaR-RL c=2']);
+    expect(evaluated(first.log)).toEqual(['cot: CoT', 'colar: CoLaR c=1', 'colar: CoLaR c=2', 'colar: Head writes c=1', 'colar: Head writes c=2', 'rl: CoLaR-RL c=2']);
     expect(first.results.stages.map((s) => [s.name, s.steps])).toEqual([['cot', 2], ['colar', 2], ['rl', 1]]);
-    for (const r of first.results.rows) expect(r.perSeedAccuracy).toHaveLength(2);
+    for (const r of first.results.rows.filter((r) => r.mode !== 'head-writes')) expect(r.perSeedAccuracy).toHaveLength(2);
+    // a head-writes row samples nothing: one measurement, its accuracy the result-digit groups written right
+    for (const r of first.results.rows.filter((r) => r.mode === 'head-writes')) {
+      expect(r.writing?.compression).toBe(r.compression);
+      expect(r.writing!.slots).toBeGreaterThan(0);
+      expect(r.accuracy.mean).toBe(100 * r.writing!.nearestResult);
+      expect(r.chainLength.mean).toBe(r.writing!.slots / 3);
+    }
     expect(await readPlanResults(out)).toEqual(first.results);
     const report = await readFile(join(out, 'REPRO.md'), 'utf8');
     expect(report).toContain('CoLaR-RL c=2');
@@ -69,7 +77,7 @@ describe('running a plan', () => {
     await rm(join(out, 'runs', 'colar', 'checkpoints'), { recursive: true });
     const retrained = await runIn(out);
     expect(trained(retrained.log)).toEqual(['colar']);
-    expect(evaluated(retrained.log)).toEqual(['colar: CoLaR c=1', 'colar: CoLaR c=2']);
+    expect(evaluated(retrained.log)).toEqual(['colar: CoLaR c=1', 'colar: CoLaR c=2', 'colar: Head writes c=1', 'colar: Head writes c=2']);
 
     // a stage killed after its last checkpoint but before DONE continues from that checkpoint
     await rm(join(out, 'runs', 'cot', 'DONE'));
