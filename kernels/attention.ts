@@ -11,9 +11,12 @@
 // subgroupMax/Add a branch per lane, while subgroupShuffle is one instruction; so each load
 // fetches vectors every lane uses, data moves between lanes only by shuffles, and the forward
 // rescales its accumulators only when a score passes the running max by more than SLACK.
-// Versions and timings: bench/NOTES.md.
+// Versions and timings: bench/NOTES.md. A hardware GPU runs the forward as query tiles
+// instead (attention_tile.ts); attentionVariant has the rule.
 
+import { TILE_QUERIES, attentionTileGpu } from './attention_tile.js';
 import { WGSL_GROUP_INDEX, f32bits, type Binding, type Gpu } from './gpu.js';
+import { forcedVariant, type VariantOf } from './variants.js';
 
 export interface AttentionShape {
   B: number;
@@ -532,10 +535,29 @@ function rowsPerGroup(rows: number, most: number): number {
   return rows <= 1 ? 1 : rows <= 4 ? 4 : most;
 }
 
+export type AttentionVariant = VariantOf<'attention'>;
+
+/**
+ * COLAR_KERNELS, else query tiles on a hardware GPU when a head has half a tile of query rows
+ * or more (decode keeps the subgroup kernel, which splits the keys over workgroups) and on any
+ * adapter without subgroups; lavapipe keeps the subgroup kernel (faster there: bench/NOTES.md).
+ */
+export function attentionVariant(gpu: Gpu, s: AttentionShape): AttentionVariant {
+  const forced = forcedVariant('attention');
+  if (forced) return forced;
+  if (!gpu.features.has('subgroups')) return 'tile';
+  return !gpu.isSoftware && s.T * (s.H / s.Hkv) >= TILE_QUERIES / 2 ? 'tile' : 'subgroup';
+}
+
 export function attentionGpu(
   gpu: Gpu, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, keyMask: GPUBuffer | null,
-  out: GPUBuffer, lse: GPUBuffer, s: AttentionShape,
+  out: GPUBuffer, lse: GPUBuffer, s: AttentionShape, variant = attentionVariant(gpu, s),
 ): void {
+  const t = tensors(gpu, s);
+  if (variant === 'tile') {
+    attentionTileGpu(gpu, t.query(q), t.kv(k), t.kv(v), t.mask(keyMask, q), t.query(out), t.rowScalars(lse), s, keyMask !== null);
+    return;
+  }
   const l = layoutOf(gpu, s.D);
   const G = s.H / s.Hkv;
   const R = rowsPerGroup(s.T * G, maxRows(l));
@@ -547,7 +569,6 @@ export function attentionGpu(
   const spec: ForwardSpec = { l, rows: R, split };
   const pipe = gpu.pipeline(`attention-fwd-${layoutKey(l)}-r${R}${split ? '-split' : ''}`, () => forwardSource(spec));
   const params = rowParams(s, l, R, keyMask !== null, blocks, chunks, chunkKeys);
-  const t = tensors(gpu, s);
   const inputs = [t.query(q), t.kv(k), t.kv(v), t.mask(keyMask, q)];
   if (!split) {
     gpu.dispatch(pipe, [...inputs, t.query(out), t.rowScalars(lse)], params, groups);

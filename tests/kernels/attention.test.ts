@@ -1,11 +1,11 @@
 // Fused attention: the WGSL kernels against the float64 CPU reference on random shapes (odd
 // sizes, grouped-query heads, causal, key masks with holes and fully masked rows, a KV cache
-// larger than the keys used, several key blocks, both dQ paths), and the CPU backward against
-// central finite differences.
+// larger than the keys used, several key blocks, both dQ paths, the forward in both variants),
+// and the CPU backward against central finite differences.
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import {
-  attentionBackwardCpu, attentionBackwardGpu, attentionCpu, attentionGpu, type AttentionShape,
+  attentionBackwardCpu, attentionBackwardGpu, attentionCpu, attentionGpu, type AttentionShape, type AttentionVariant,
 } from '../../kernels/attention.js';
 import { expectClose } from '../helpers/compare.js';
 import { download, nanBuffer, testGpu, upload } from '../helpers/gpu.js';
@@ -58,7 +58,7 @@ function shapeLabel(s: AttentionShape, c: Case): string {
   return `B${s.B} T${s.T} S${s.S} H${s.H}/${s.Hkv} D${s.D} cap${s.kvCapacity ?? s.S}${s.causal ? ' causal' : ''}${c.keyMask ? ' masked' : ''}`;
 }
 
-async function checkForward(c: Case): Promise<void> {
+async function checkForward(c: Case, variant: AttentionVariant): Promise<void> {
   const gpu = await testGpu();
   const { s } = c;
   const nOut = s.B * s.T * s.H * s.D;
@@ -70,8 +70,8 @@ async function checkForward(c: Case): Promise<void> {
   const mask = c.keyMask ? upload(gpu, c.keyMask) : null;
   const outG = nanBuffer(gpu, nOut);
   const lseG = nanBuffer(gpu, nLse);
-  attentionGpu(gpu, inputs[0], inputs[1], inputs[2], mask, outG, lseG, s);
-  const label = shapeLabel(s, c);
+  attentionGpu(gpu, inputs[0], inputs[1], inputs[2], mask, outG, lseG, s, variant);
+  const label = `${variant} ${shapeLabel(s, c)}`;
   expectClose(await download(gpu, outG, nOut), out, FORWARD_TOL, `${label} out`);
   expectClose(await download(gpu, lseG, nLse), lse, FORWARD_TOL, `${label} lse`);
   for (const b of [...inputs, outG, lseG, ...(mask ? [mask] : [])]) gpu.pool.release(b);
@@ -121,18 +121,18 @@ async function checkBackward(c: Case, dqSharesMaxBytes?: number): Promise<void> 
   for (const b of [...inputs, ...grads, ...(mask ? [mask] : [])]) gpu.pool.release(b);
 }
 
-describe('attention forward', () => {
+describe.each(['subgroup', 'tile'] as const)('attention forward, variant %s', (variant) => {
   it('matches the CPU reference on random shapes', async () => {
     await fc.assert(
-      fc.asyncProperty(shapes, async (r) => checkForward(makeCase(shapeOf(r), r.seed, r.mask))),
+      fc.asyncProperty(shapes, async (r) => checkForward(makeCase(shapeOf(r), r.seed, r.mask), variant)),
       { numRuns: 20 },
     );
   });
 
   it('handles rows spread over several registers and blocks of 32 rows', async () => {
     const s: AttentionShape = { B: 2, T: 21, S: 30, H: 4, Hkv: 1, D: 36, scale: 0.2, causal: true, kvCapacity: 33 };
-    await checkForward(makeCase(s, 3, 'holes'));
-    await checkForward(makeCase({ ...s, T: 2, S: 11, H: 2, D: 13, causal: false }, 4, 'row0-empty'));
+    await checkForward(makeCase(s, 3, 'holes'), variant);
+    await checkForward(makeCase({ ...s, T: 2, S: 11, H: 2, D: 13, causal: false }, 4, 'row0-empty'), variant);
   });
 
   it('raises the running max when later keys score far higher (scores climb past exp2 overflow)', async () => {
@@ -141,14 +141,21 @@ describe('attention forward', () => {
     // q near +1, k row j near 2j: key j scores ~4.8j, so the scores climb ~330 over the keys
     c.q = c.q.map((x) => 1 + 0.1 * x);
     c.k = c.k.map((x, i) => (2 * Math.floor(i / s.D)) * (1 + 0.1 * x));
-    await checkForward(c);
-    await checkForward({ ...c, s: { ...s, causal: true, T: 70 }, q: Float64Array.from({ length: 70 * 2 * 8 }, (_, i) => 1 + 0.1 * Math.sin(i)), gOut: c.gOut });
+    await checkForward(c, variant);
+    await checkForward({ ...c, s: { ...s, causal: true, T: 70 }, q: Float64Array.from({ length: 70 * 2 * 8 }, (_, i) => 1 + 0.1 * Math.sin(i)), gOut: c.gOut }, variant);
   });
 
   it('decodes one query against a long KV cache (keys split over workgroups)', async () => {
     const s: AttentionShape = { B: 1, T: 1, S: 700, H: 4, Hkv: 2, D: 8, scale: 0.3, causal: true, kvCapacity: 800 };
-    await checkForward(makeCase(s, 7, 'holes'));
-    await checkForward(makeCase({ ...s, B: 2 }, 8, 'row0-empty'));
+    await checkForward(makeCase(s, 7, 'holes'), variant);
+    await checkForward(makeCase({ ...s, B: 2 }, 8, 'row0-empty'), variant);
+  });
+
+  it('covers several query tiles of 64 rows and several key tiles (head dims 64, 128 and odd)', async () => {
+    const s: AttentionShape = { B: 2, T: 75, S: 140, H: 4, Hkv: 2, D: 64, scale: 0.125, causal: true, kvCapacity: 150 };
+    await checkForward(makeCase(s, 12, 'holes'), variant);
+    await checkForward(makeCase({ ...s, B: 1, D: 128, causal: false }, 13, 'row0-empty'), variant);
+    await checkForward(makeCase({ ...s, T: 70, S: 70, H: 2, Hkv: 1, D: 7 }, 14, 'none'), variant);
   });
 });
 
