@@ -6,6 +6,7 @@
 import { create, globals } from 'webgpu';
 import { BufferPool } from './buffer_pool.js';
 import { KernelProfiler, type KernelTime } from './profiler.js';
+import { checkKernelsEnv } from './variants.js';
 
 export interface AdapterInfo {
   vendor: string;
@@ -81,6 +82,7 @@ export class Gpu {
 
   /** Opens the first adapter Dawn finds, or returns null when there is none. */
   static async open(): Promise<Gpu | null> {
+    checkKernelsEnv();
     process.env.XDG_RUNTIME_DIR ??= '/tmp';
     Object.assign(globalThis, globals);
     const instance = create([]);

@@ -25,6 +25,11 @@ export function forcedVariant<F extends KernelFamily>(family: F): VariantOf<F> |
   return (parsed.forced.get(family) as VariantOf<F> | undefined) ?? null;
 }
 
+/** Throws (one line naming COLAR_KERNELS) when the setting is malformed: Gpu.open checks it before any work. */
+export function checkKernelsEnv(): void {
+  forcedVariant('attention');
+}
+
 function parseKernels(spec: string): Map<string, string> {
   const forced = new Map<string, string>();
   for (const entry of spec.split(',').map((e) => e.trim()).filter(Boolean)) {
