@@ -11,10 +11,10 @@
 // subgroupMax/Add a branch per lane, while subgroupShuffle is one instruction; so each load
 // fetches vectors every lane uses, data moves between lanes only by shuffles, and the forward
 // rescales its accumulators only when a score passes the running max by more than SLACK.
-// Versions and timings: bench/NOTES.md. A hardware GPU runs the forward as query tiles
-// instead (attention_tile.ts); attentionVariant has the rule.
+// Versions and timings: bench/NOTES.md. A hardware GPU runs attention, forward and backward,
+// as tiles in workgroup memory instead (attention_tile.ts); attentionVariant has the rule.
 
-import { TILE_QUERIES, attentionTileGpu } from './attention_tile.js';
+import { TILE_ROWS, attentionTileBackwardGpu, attentionTileGpu } from './attention_tile.js';
 import { WGSL_GROUP_INDEX, f32bits, type Binding, type Gpu } from './gpu.js';
 import { forcedVariant, type VariantOf } from './variants.js';
 
@@ -546,7 +546,7 @@ export function attentionVariant(gpu: Gpu, s: AttentionShape): AttentionVariant 
   const forced = forcedVariant('attention');
   if (forced) return forced;
   if (!gpu.features.has('subgroups')) return 'tile';
-  return !gpu.isSoftware && s.T * (s.H / s.Hkv) >= TILE_QUERIES / 2 ? 'tile' : 'subgroup';
+  return !gpu.isSoftware && s.T * (s.H / s.Hkv) >= TILE_ROWS / 2 ? 'tile' : 'subgroup';
 }
 
 export function attentionGpu(
@@ -738,11 +738,20 @@ export function attentionBackwardGpu(
   gpu: Gpu, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, keyMask: GPUBuffer | null,
   out: GPUBuffer, lse: GPUBuffer, gOut: GPUBuffer,
   gq: GPUBuffer, gk: GPUBuffer, gv: GPUBuffer, s: AttentionShape, dqSharesMaxBytes = DQ_SHARES_MAX_BYTES,
+  variant = attentionVariant(gpu, s),
 ): void {
-  const l = layoutOf(gpu, s.D);
   const rows = s.B * s.H * s.T;
   const stats = gpu.pool.acquire(rows * 2 * 4);
   const t = tensors(gpu, s);
+  if (variant === 'tile') {
+    attentionTileBackwardGpu(
+      gpu, t.query(q), t.kv(k), t.kv(v), t.mask(keyMask, q), t.query(out), t.rowScalars(lse), t.query(gOut),
+      t.rowScalars(stats, 2), t.query(gq), t.kvGrad(gk), t.kvGrad(gv), s, keyMask !== null,
+    );
+    gpu.pool.release(stats);
+    return;
+  }
+  const l = layoutOf(gpu, s.D);
   const statsPipe = gpu.pipeline(`attention-stats-${layoutKey(l)}`, () => rowStatsSource(l));
   gpu.dispatch(statsPipe, [t.query(out), t.query(gOut), t.rowScalars(lse), t.rowScalars(stats, 2)], [rows, s.T, s.H, l.n], Math.ceil(rows / 64));
 

@@ -98,8 +98,8 @@ function shapeOf(r: fc.RecordValue<{ B: number; T: number; extraKeys: number; Hk
   };
 }
 
-/** `dqSharesMaxBytes` 0 forces dQ's own pass over the keys; the default takes the one-pass path. */
-async function checkBackward(c: Case, dqSharesMaxBytes?: number): Promise<void> {
+/** `dqSharesMaxBytes` 0 forces the subgroup variant's own dQ pass over the keys; the default takes the one-pass path. */
+async function checkBackward(c: Case, variant: AttentionVariant, dqSharesMaxBytes?: number): Promise<void> {
   const gpu = await testGpu();
   const { s } = c;
   const nOut = s.B * s.T * s.H * s.D;
@@ -113,8 +113,8 @@ async function checkBackward(c: Case, dqSharesMaxBytes?: number): Promise<void> 
   const mask = c.keyMask ? upload(gpu, c.keyMask) : null;
   const grads = [nOut, nKv, nKv].map((n) => nanBuffer(gpu, n));
   const [q, k, v, o, l, g] = inputs;
-  attentionBackwardGpu(gpu, q, k, v, mask, o, l, g, grads[0], grads[1], grads[2], s, dqSharesMaxBytes);
-  const label = shapeLabel(s, c);
+  attentionBackwardGpu(gpu, q, k, v, mask, o, l, g, grads[0], grads[1], grads[2], s, dqSharesMaxBytes, variant);
+  const label = `${variant} ${shapeLabel(s, c)}`;
   expectClose(await download(gpu, grads[0], nOut), gq, BACKWARD_TOL, `${label} gq`);
   expectClose(await download(gpu, grads[1], nKv), gk, BACKWARD_TOL, `${label} gk`);
   expectClose(await download(gpu, grads[2], nKv), gv, BACKWARD_TOL, `${label} gv`);
@@ -159,29 +159,38 @@ describe.each(['subgroup', 'tile'] as const)('attention forward, variant %s', (v
   });
 });
 
-describe('attention backward', () => {
+describe.each(['subgroup', 'tile'] as const)('attention backward, variant %s', (variant) => {
   it('matches the CPU reference on random shapes', async () => {
     await fc.assert(
-      fc.asyncProperty(shapes, async (r) => checkBackward(makeCase(shapeOf(r), r.seed, r.mask))),
+      fc.asyncProperty(shapes, async (r) => checkBackward(makeCase(shapeOf(r), r.seed, r.mask), variant)),
       { numRuns: 12 },
     );
   });
 
   it('handles rows spread over several registers and blocks of 32 rows', async () => {
     const s: AttentionShape = { B: 2, T: 21, S: 30, H: 4, Hkv: 1, D: 36, scale: 0.2, causal: true, kvCapacity: 33 };
-    await checkBackward(makeCase(s, 5, 'holes'));
-    await checkBackward(makeCase({ ...s, T: 2, S: 11, H: 2, D: 13, causal: false }, 6, 'row0-empty'));
+    await checkBackward(makeCase(s, 5, 'holes'), variant);
+    await checkBackward(makeCase({ ...s, T: 2, S: 11, H: 2, D: 13, causal: false }, 6, 'row0-empty'), variant);
   });
 
-  it('sums dQ shares over several key blocks, and falls back to its own dQ pass past the share budget', async () => {
+  it('covers several tiles of 64 queries and of 64 keys, with more than one staged tile each (head dims 64 and odd)', async () => {
+    const s: AttentionShape = { B: 2, T: 75, S: 140, H: 4, Hkv: 2, D: 64, scale: 0.125, causal: true, kvCapacity: 150 };
+    await checkBackward(makeCase(s, 15, 'holes'), variant);
+    await checkBackward(makeCase({ ...s, B: 1, causal: false }, 16, 'row0-empty'), variant);
+    await checkBackward(makeCase({ ...s, T: 70, S: 130, H: 2, Hkv: 1, D: 7 }, 17, 'none'), variant);
+  });
+});
+
+describe('attention backward', () => {
+  it('(subgroup variant) sums dQ shares over several key blocks, and falls back to its own dQ pass past the share budget', async () => {
     // 70 keys make three blocks of 32; causal queries start at 25 so the blocks' first queries differ
     const s: AttentionShape = { B: 2, T: 45, S: 70, H: 4, Hkv: 2, D: 12, scale: 0.3, causal: true, kvCapacity: 75 };
     const gpu = await testGpu();
     for (const budget of [undefined, 0]) {
       // the share buffer comes from the pool: hand it NaNs, so that a share read but never written shows
       gpu.pool.release(nanBuffer(gpu, 3 * s.B * s.T * s.H * s.D));
-      await checkBackward(makeCase(s, 9, 'holes'), budget);
-      await checkBackward(makeCase({ ...s, causal: false }, 10, 'row0-empty'), budget);
+      await checkBackward(makeCase(s, 9, 'holes'), 'subgroup', budget);
+      await checkBackward(makeCase({ ...s, causal: false }, 10, 'row0-empty'), 'subgroup', budget);
     }
   });
 
