@@ -25,8 +25,14 @@ function tileColumns(D: number): number {
   return Math.max(1, Math.min(MAX_TILE_COLUMNS, Math.floor(TILE_BYTES / (2 * 4 * D))));
 }
 
-/** What the tile kernels share: vec of the head dim, the constants, Params, the staged tiles. */
-function prelude(D: number, tiles: [string, string] | null): string {
+/**
+ * What the tile kernels share: vec of the head dim, the constants, Params, the staged tiles.
+ * Loops over a head row's vectors run to vectors(): the constant VECTORS for a GPU's compiler
+ * to unroll (the row arrays then live in registers), or with `rolled` (lavapipe) the same
+ * value as a runtime parameter, since llvmpipe compiles each unrolled load site into a branch
+ * per lane and component: the D = 64 and 128 kernels took about a minute each to compile.
+ */
+function prelude(D: number, rolled: boolean, tiles: [string, string] | null): string {
   const width = D % 4 === 0 ? 4 : 1;
   const n = D / width;
   const columns = tileColumns(D);
@@ -34,6 +40,7 @@ function prelude(D: number, tiles: [string, string] | null): string {
 alias vec = ${width === 4 ? 'vec4<f32>' : 'f32'};
 fn vdot(a: vec, b: vec) -> f32 { return ${width === 4 ? 'dot(a, b)' : 'a * b'}; }
 const VECTORS = ${n}u;
+fn vectors() -> u32 { return ${rolled ? 'p.vectors' : 'VECTORS'}; }
 const TILE_ROWS = ${TILE_ROWS}u;
 const TILE_COLUMNS = ${columns}u;
 // masked scores use a finite floor so that exp2 of differences never meets inf - inf
@@ -41,7 +48,7 @@ const FLOOR = -1e30;
 const LN2 = 0.6931471805599453;
 const LOG2E = 1.4426950408889634;
 ${WGSL_GROUP_INDEX}
-struct Params { B: u32, T: u32, S: u32, H: u32, Hkv: u32, G: u32, cap: u32, causal: u32, masked: u32, blocks: u32, scale2: f32, scale: f32 }
+struct Params { B: u32, T: u32, S: u32, H: u32, Hkv: u32, G: u32, cap: u32, causal: u32, masked: u32, blocks: u32, vectors: u32, scale2: f32, scale: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
 ${tiles ? tiles.map((name) => `var<workgroup> ${name}: array<vec, ${columns * n}>;`).join('\n') : ''}
 fn neg_inf() -> f32 {
@@ -81,7 +88,7 @@ const WGSL_QUERY_ROW = /* wgsl */ `${WGSL_TILE_PLACE}
 /** WGSL staging keys j0 .. j0 + TILE_COLUMNS of k and v, and whether each is real, between barriers. */
 const WGSL_STAGE_KEYS = /* wgsl */ `
     workgroupBarrier(); // the previous tile is consumed
-    for (var i = lid; i < TILE_COLUMNS * VECTORS; i += TILE_ROWS) {
+    for (var i = lid; i < TILE_COLUMNS * vectors(); i += TILE_ROWS) {
       let at = ((b * p.cap + min(j0 + i / VECTORS, p.S - 1u)) * p.Hkv + g) * VECTORS + i % VECTORS;
       k_tile[i] = k[at];
       v_tile[i] = v[at];
@@ -97,9 +104,9 @@ fn key_real(b: u32, j: u32) -> bool { return j < p.S && (p.masked == 0u || key_m
 // ---------------------------------------------------------------------------------------------
 // Forward
 
-function forwardSource(D: number): string {
+function forwardSource(D: number, rolled: boolean): string {
   const n = D % 4 === 0 ? D / 4 : D;
-  return /* wgsl */ `${prelude(D, ['k_tile', 'v_tile'])}
+  return /* wgsl */ `${prelude(D, rolled, ['k_tile', 'v_tile'])}
 ${bindings(['q read array<vec>', 'k read array<vec>', 'v read array<vec>', 'key_mask read array<f32>', 'out read_write array<vec>', 'lse read_write array<f32>'])}
 var<workgroup> real_tile: array<u32, TILE_COLUMNS>;
 ${WGSL_KEY_REAL}
@@ -109,7 +116,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ${WGSL_QUERY_ROW}
   var qr: array<vec, ${n}>;
   var acc: array<vec, ${n}>;
-  for (var c = 0u; c < VECTORS; c++) { qr[c] = q[q_row + c] * p.scale2; }
+  for (var c = 0u; c < vectors(); c++) { qr[c] = q[q_row + c] * p.scale2; }
   var m = FLOOR;
   var l = 0.0;
   for (var j0 = 0u; j0 < tile_end; j0 += TILE_COLUMNS) {
@@ -118,23 +125,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var top = m;
     for (var u = 0u; u < count; u++) {
       var s = 0.0;
-      for (var c = 0u; c < VECTORS; c++) { s += vdot(qr[c], k_tile[u * VECTORS + c]); }
+      for (var c = 0u; c < vectors(); c++) { s += vdot(qr[c], k_tile[u * VECTORS + c]); }
       scores[u] = select(FLOOR, s, real_tile[u] != 0u);
       top = max(top, scores[u]);
     }
     let rescale = exp2(m - top);
     m = top;
     l *= rescale;
-    for (var c = 0u; c < VECTORS; c++) { acc[c] *= rescale; }
+    for (var c = 0u; c < vectors(); c++) { acc[c] *= rescale; }
     for (var u = 0u; u < count; u++) {
       let w = select(0.0, exp2(scores[u] - m), real_tile[u] != 0u);
       l += w;
-      for (var c = 0u; c < VECTORS; c++) { acc[c] = fma(vec(w), v_tile[u * VECTORS + c], acc[c]); }
+      for (var c = 0u; c < vectors(); c++) { acc[c] = fma(vec(w), v_tile[u * VECTORS + c], acc[c]); }
     }
   }
   if (r < rows) {
     let inv = select(0.0, 1.0 / l, l > 0.0);
-    for (var c = 0u; c < VECTORS; c++) { out[q_row + c] = acc[c] * inv; }
+    for (var c = 0u; c < vectors(); c++) { out[q_row + c] = acc[c] * inv; }
     lse[stat] = select(neg_inf(), (m + log2(l)) * LN2, l > 0.0);
   }
 }`;
@@ -143,19 +150,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 function params(s: AttentionShape, masked: boolean, blocks: number): number[] {
   return [
     s.B, s.T, s.S, s.H, s.Hkv, s.H / s.Hkv, s.kvCapacity ?? s.S, s.causal ? 1 : 0, masked ? 1 : 0, blocks,
-    f32bits(s.scale * Math.LOG2E), f32bits(s.scale),
+    s.D % 4 === 0 ? s.D / 4 : s.D, f32bits(s.scale * Math.LOG2E), f32bits(s.scale),
   ];
+}
+
+/** The pipeline specialization: head dim, and whether the row loops stay rolled (see prelude). */
+function key(s: AttentionShape, rolled: boolean): string {
+  return `d${s.D}${rolled ? '-rolled' : ''}`;
 }
 
 function queryBlocks(s: AttentionShape): number {
   return Math.ceil((s.T * (s.H / s.Hkv)) / TILE_ROWS);
 }
 
-/** attention.ts's forward as query tiles, on its bindings (the mask's is any buffer when `masked` is false). */
+/**
+ * attention.ts's forward as query tiles, on its bindings (the mask's is any buffer when `masked`
+ * is false). `rolled` (see prelude) is for tests to run the unrolled form on lavapipe.
+ */
 export function attentionTileGpu(
   gpu: Gpu, q: Binding, k: Binding, v: Binding, keyMask: Binding, out: Binding, lse: Binding, s: AttentionShape, masked: boolean,
+  rolled = gpu.isSoftware,
 ): void {
-  const pipe = gpu.pipeline(`attention-tile-d${s.D}`, () => forwardSource(s.D));
+  const pipe = gpu.pipeline(`attention-tile-${key(s, rolled)}`, () => forwardSource(s.D, rolled));
   gpu.dispatch(pipe, [q, k, v, keyMask, out, lse], params(s, masked, queryBlocks(s)), s.B * s.Hkv * queryBlocks(s));
 }
 
@@ -163,8 +179,8 @@ export function attentionTileGpu(
 // Backward
 
 /** stats[row] = (lse · log2 e, rowsum(dO ∘ O)) per query row in lse order [B, H, T]: one invocation each. */
-function statsSource(D: number): string {
-  return /* wgsl */ `${prelude(D, null)}
+function statsSource(D: number, rolled: boolean): string {
+  return /* wgsl */ `${prelude(D, rolled, null)}
 ${bindings(['out read array<vec>', 'g_out read array<vec>', 'lse read array<f32>', 'stats read_write array<vec2<f32>>'])}
 
 @compute @workgroup_size(TILE_ROWS)
@@ -175,15 +191,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let bh = i / p.T;
   let row = (((bh / p.H) * p.T + t) * p.H + bh % p.H) * VECTORS;
   var delta = 0.0;
-  for (var c = 0u; c < VECTORS; c++) { delta += vdot(out[row + c], g_out[row + c]); }
+  for (var c = 0u; c < vectors(); c++) { delta += vdot(out[row + c], g_out[row + c]); }
   stats[i] = vec2(lse[i] * LOG2E, delta);
 }`;
 }
 
 /** dQ = scale · Σ_j dS_tj k_j, per query row over K/V tiles. */
-function dqSource(D: number): string {
+function dqSource(D: number, rolled: boolean): string {
   const n = D % 4 === 0 ? D / 4 : D;
-  return /* wgsl */ `${prelude(D, ['k_tile', 'v_tile'])}
+  return /* wgsl */ `${prelude(D, rolled, ['k_tile', 'v_tile'])}
 ${bindings(['q read array<vec>', 'k read array<vec>', 'v read array<vec>', 'key_mask read array<f32>', 'g_out read array<vec>', 'stats read array<vec2<f32>>', 'g_q read_write array<vec>'])}
 var<workgroup> real_tile: array<u32, TILE_COLUMNS>;
 ${WGSL_KEY_REAL}
@@ -194,32 +210,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var qr: array<vec, ${n}>;
   var dor: array<vec, ${n}>;
   var dq: array<vec, ${n}>;
-  for (var c = 0u; c < VECTORS; c++) { qr[c] = q[q_row + c] * p.scale2; dor[c] = g_out[q_row + c]; }
+  for (var c = 0u; c < vectors(); c++) { qr[c] = q[q_row + c] * p.scale2; dor[c] = g_out[q_row + c]; }
   let st = stats[stat];
   for (var j0 = 0u; j0 < tile_end; j0 += TILE_COLUMNS) {
     ${WGSL_STAGE_KEYS}
     for (var u = 0u; u < count; u++) {
       var s = 0.0;
       var dp = 0.0;
-      for (var c = 0u; c < VECTORS; c++) {
+      for (var c = 0u; c < vectors(); c++) {
         s += vdot(qr[c], k_tile[u * VECTORS + c]);
         dp += vdot(dor[c], v_tile[u * VECTORS + c]);
       }
       // an empty row's lse is -inf, but none of its keys is real
       let ds = select(0.0, exp2(s - st.x), real_tile[u] != 0u) * (dp - st.y);
-      for (var c = 0u; c < VECTORS; c++) { dq[c] = fma(vec(ds), k_tile[u * VECTORS + c], dq[c]); }
+      for (var c = 0u; c < vectors(); c++) { dq[c] = fma(vec(ds), k_tile[u * VECTORS + c], dq[c]); }
     }
   }
   if (r < rows) {
-    for (var c = 0u; c < VECTORS; c++) { g_q[q_row + c] = dq[c] * p.scale; }
+    for (var c = 0u; c < vectors(); c++) { g_q[q_row + c] = dq[c] * p.scale; }
   }
 }`;
 }
 
 /** dK = scale · Σ_t dS_tj q_t and dV = Σ_t P_tj dO_t, per key row over tiles of the group's query rows. */
-function dkdvSource(D: number): string {
+function dkdvSource(D: number, rolled: boolean): string {
   const n = D % 4 === 0 ? D / 4 : D;
-  return /* wgsl */ `${prelude(D, ['q_tile', 'o_tile'])}
+  return /* wgsl */ `${prelude(D, rolled, ['q_tile', 'o_tile'])}
 ${bindings(['q read array<vec>', 'k read array<vec>', 'v read array<vec>', 'key_mask read array<f32>', 'g_out read array<vec>', 'stats read array<vec2<f32>>', 'g_k read_write array<vec>', 'g_v read_write array<vec>'])}
 var<workgroup> stats_tile: array<vec2<f32>, TILE_COLUMNS>;
 ${WGSL_KEY_REAL}
@@ -235,14 +251,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var vr: array<vec, ${n}>;
   var dk: array<vec, ${n}>;
   var dv: array<vec, ${n}>;
-  for (var c = 0u; c < VECTORS; c++) { kr[c] = k[kv_row + c] * p.scale2; vr[c] = v[kv_row + c]; }
+  for (var c = 0u; c < vectors(); c++) { kr[c] = k[kv_row + c] * p.scale2; vr[c] = v[kv_row + c]; }
   // query rows (t, head of the group) from the first t that sees the tile's first key
   let rows = p.T * p.G;
   let first_key = block * TILE_ROWS;
   let t_begin = select(0u, first_key - (p.S - p.T), p.causal != 0u && first_key > p.S - p.T);
   for (var r0 = min(t_begin, p.T) * p.G; r0 < rows; r0 += TILE_COLUMNS) {
     workgroupBarrier(); // the previous tile is consumed
-    for (var i = lid; i < TILE_COLUMNS * VECTORS; i += TILE_ROWS) {
+    for (var i = lid; i < TILE_COLUMNS * vectors(); i += TILE_ROWS) {
       let rr = min(r0 + i / VECTORS, rows - 1u);
       let at = ((b * p.T + rr / p.G) * p.H + g * p.G + rr % p.G) * VECTORS + i % VECTORS;
       q_tile[i] = q[at];
@@ -257,14 +273,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let t = (r0 + u) / p.G;
       var s = 0.0;
       var dp = 0.0;
-      for (var c = 0u; c < VECTORS; c++) {
+      for (var c = 0u; c < vectors(); c++) {
         s += vdot(kr[c], q_tile[u * VECTORS + c]);
         dp += vdot(vr[c], o_tile[u * VECTORS + c]);
       }
       let st = stats_tile[u];
       let pr = select(0.0, exp2(s - st.x), real && (p.causal == 0u || j <= t + p.S - p.T));
       let ds = pr * (dp - st.y);
-      for (var c = 0u; c < VECTORS; c++) {
+      for (var c = 0u; c < vectors(); c++) {
         dv[c] = fma(vec(pr), o_tile[u * VECTORS + c], dv[c]);
         dk[c] = fma(vec(ds), q_tile[u * VECTORS + c], dk[c]);
       }
@@ -272,7 +288,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   if (j < p.S) {
     let grad_row = ((b * p.S + j) * p.Hkv + g) * VECTORS;
-    for (var c = 0u; c < VECTORS; c++) { g_k[grad_row + c] = dk[c] * p.scale; g_v[grad_row + c] = dv[c]; }
+    for (var c = 0u; c < vectors(); c++) { g_k[grad_row + c] = dk[c] * p.scale; g_v[grad_row + c] = dv[c]; }
   }
 }`;
 }
@@ -280,15 +296,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /** attention.ts's backward as tiles: gq, gk and gv written; bindings as for attentionTileGpu, plus `stats` (2 floats per query row). */
 export function attentionTileBackwardGpu(
   gpu: Gpu, q: Binding, k: Binding, v: Binding, keyMask: Binding, out: Binding, lse: Binding, gOut: Binding,
-  stats: Binding, gq: Binding, gk: Binding, gv: Binding, s: AttentionShape, masked: boolean,
+  stats: Binding, gq: Binding, gk: Binding, gv: Binding, s: AttentionShape, masked: boolean, rolled = gpu.isSoftware,
 ): void {
   const rows = s.B * s.H * s.T;
-  const statsPipe = gpu.pipeline(`attention-tile-stats-d${s.D}`, () => statsSource(s.D));
+  const statsPipe = gpu.pipeline(`attention-tile-stats-${key(s, rolled)}`, () => statsSource(s.D, rolled));
   gpu.dispatch(statsPipe, [out, gOut, lse, stats], params(s, masked, 1), Math.ceil(rows / TILE_ROWS));
   const inputs = [q, k, v, keyMask, gOut, stats];
-  const dq = gpu.pipeline(`attention-tile-dq-d${s.D}`, () => dqSource(s.D));
+  const dq = gpu.pipeline(`attention-tile-dq-${key(s, rolled)}`, () => dqSource(s.D, rolled));
   gpu.dispatch(dq, [...inputs, gq], params(s, masked, queryBlocks(s)), s.B * s.Hkv * queryBlocks(s));
   const keyBlocks = Math.ceil(s.S / TILE_ROWS);
-  const dkdv = gpu.pipeline(`attention-tile-dkdv-d${s.D}`, () => dkdvSource(s.D));
+  const dkdv = gpu.pipeline(`attention-tile-dkdv-${key(s, rolled)}`, () => dkdvSource(s.D, rolled));
   gpu.dispatch(dkdv, [...inputs, gk, gv], params(s, masked, keyBlocks), s.B * s.Hkv * keyBlocks);
 }

@@ -7,6 +7,7 @@ import { describe, it } from 'vitest';
 import {
   attentionBackwardCpu, attentionBackwardGpu, attentionCpu, attentionGpu, type AttentionShape, type AttentionVariant,
 } from '../../kernels/attention.js';
+import { attentionTileBackwardGpu, attentionTileGpu } from '../../kernels/attention_tile.js';
 import { expectClose } from '../helpers/compare.js';
 import { download, nanBuffer, testGpu, upload } from '../helpers/gpu.js';
 
@@ -178,6 +179,38 @@ describe.each(['subgroup', 'tile'] as const)('attention backward, variant %s', (
     await checkBackward(makeCase(s, 15, 'holes'), variant);
     await checkBackward(makeCase({ ...s, B: 1, causal: false }, 16, 'row0-empty'), variant);
     await checkBackward(makeCase({ ...s, T: 70, S: 130, H: 2, Hkv: 1, D: 7 }, 17, 'none'), variant);
+  });
+});
+
+describe('attention tile kernels as compiled for a hardware GPU (row loops unrolled)', () => {
+  it('match the CPU reference, forward and backward', async () => {
+    const gpu = await testGpu();
+    for (const [s, mask] of [
+      [{ B: 2, T: 70, S: 90, H: 2, Hkv: 1, D: 8, scale: 0.3, causal: true, kvCapacity: 95 }, 'holes'],
+      [{ B: 1, T: 9, S: 130, H: 4, Hkv: 2, D: 7, scale: 0.3, causal: false }, 'row0-empty'],
+    ] as const) {
+      const c = makeCase(s, 21, mask);
+      const nOut = s.B * s.T * s.H * s.D;
+      const nKv = s.B * s.S * s.Hkv * s.D;
+      const [out, lse] = [new Float64Array(nOut), new Float64Array(s.B * s.H * s.T)];
+      attentionCpu(c.q, c.k, c.v, c.keyMask, out, lse, s);
+      const [gq, gk, gv] = [nOut, nKv, nKv].map((n) => new Float64Array(n));
+      attentionBackwardCpu(c.q, c.k, c.v, c.keyMask, out, lse, c.gOut, gq, gk, gv, s);
+      const [q, k, v, gOut] = [c.q, c.k, c.v, c.gOut].map((x) => upload(gpu, x));
+      const maskB = upload(gpu, c.keyMask ?? [0]);
+      const [outG, lseG, stats] = [nanBuffer(gpu, nOut), nanBuffer(gpu, s.B * s.H * s.T), nanBuffer(gpu, 2 * s.B * s.H * s.T)];
+      const grads = [nOut, nKv, nKv].map((n) => nanBuffer(gpu, n));
+      const masked = c.keyMask !== null;
+      attentionTileGpu(gpu, q, k, v, maskB, outG, lseG, s, masked, false);
+      attentionTileBackwardGpu(gpu, q, k, v, maskB, outG, lseG, gOut, stats, grads[0], grads[1], grads[2], s, masked, false);
+      const label = `unrolled ${shapeLabel(s, c)}`;
+      expectClose(await download(gpu, outG, nOut), out, FORWARD_TOL, `${label} out`);
+      expectClose(await download(gpu, lseG, lse.length), lse, FORWARD_TOL, `${label} lse`);
+      expectClose(await download(gpu, grads[0], nOut), gq, BACKWARD_TOL, `${label} gq`);
+      expectClose(await download(gpu, grads[1], nKv), gk, BACKWARD_TOL, `${label} gk`);
+      expectClose(await download(gpu, grads[2], nKv), gv, BACKWARD_TOL, `${label} gv`);
+      for (const b of [q, k, v, gOut, maskB, outG, lseG, stats, ...grads]) gpu.pool.release(b);
+    }
   });
 });
 
