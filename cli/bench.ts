@@ -47,7 +47,7 @@ export function benchCommand(): Command {
         records.push(...(await benchMemoryOps(gpu, copy.gbps!)));
       }
       if (wanted('variants')) {
-        progress('kernel variants (cross-entropy, attention forward) ...');
+        progress('kernel variants (cross-entropy, attention) ...');
         records.push(...(await benchVariants(gpu)));
       }
       if (wanted('e2e')) {
