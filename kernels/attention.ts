@@ -538,9 +538,10 @@ function rowsPerGroup(rows: number, most: number): number {
 export type AttentionVariant = VariantOf<'attention'>;
 
 /**
- * COLAR_KERNELS, else query tiles on a hardware GPU when a head has half a tile of query rows
- * or more (decode keeps the subgroup kernel, which splits the keys over workgroups) and on any
- * adapter without subgroups; lavapipe keeps the subgroup kernel (faster there: bench/NOTES.md).
+ * COLAR_KERNELS, else tiles on a hardware GPU when a key/value head has half a tile of query
+ * rows (T × group size) or more (decode keeps the subgroup kernel, which splits the keys over
+ * workgroups) and on any adapter without subgroups; lavapipe keeps the subgroup kernels (10-120x
+ * faster there: bench/NOTES.md). The backward follows the same rule.
  */
 export function attentionVariant(gpu: Gpu, s: AttentionShape): AttentionVariant {
   const forced = forcedVariant('attention');
