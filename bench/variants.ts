@@ -45,7 +45,7 @@ async function benchCrossEntropy(gpu: Gpu, N: number, variant: CrossEntropyVaria
   gpu.write(targets, new Int32Array(N));
   const ms = await medianMs(() => crossEntropyGpu(gpu, logits, targets, loss, lse, N, VOCAB, -100, undefined, variant), () => gpu.sync());
   release(gpu, [...all, targets]);
-  const name = `cross_entropy fwd ${variant}${variant === crossEntropyVariant(gpu) ? ' (default)' : ''}`;
+  const name = `cross_entropy fwd ${variant}${variant === crossEntropyVariant(gpu, N, VOCAB) ? ' (default)' : ''}`;
   return { name, shape: `${N}x${VOCAB}`, backend: 'webgpu', adapter: gpu.adapterName, ms_median: ms, gbps: (N * VOCAB * 4) / (ms * 1e6) };
 }
 

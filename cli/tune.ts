@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { cachePath, tuneMatmul } from '../kernels/autotune.js';
+import { cachePath, tuneMatmul, tuneVariants } from '../kernels/autotune.js';
 import { Gpu } from '../kernels/gpu.js';
 import { JSON_HELP, printJson, textLines } from './output.js';
 
@@ -11,7 +11,8 @@ export function tuneCommand(): Command {
       const gpu = await Gpu.open();
       if (!gpu) throw new Error('tune: no WebGPU adapter found (run scripts/setup.sh)');
       const matmul = await tuneMatmul(gpu, textLines(o.json ?? false));
-      if (o.json) printJson({ adapter: gpu.adapterName, cache: cachePath(), matmul });
+      const variants = await tuneVariants(gpu, textLines(o.json ?? false));
+      if (o.json) printJson({ adapter: gpu.adapterName, cache: cachePath(), matmul, ...variants });
       await gpu.close();
     });
 }

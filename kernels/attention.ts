@@ -15,6 +15,7 @@
 // as tiles in workgroup memory instead (attention_tile.ts); attentionVariant has the rule.
 
 import { TILE_ROWS, attentionTileBackwardGpu, attentionTileGpu } from './attention_tile.js';
+import { attentionShapeClass, tunedVariant } from './autotune.js';
 import { WGSL_GROUP_INDEX, f32bits, type Binding, type Gpu } from './gpu.js';
 import { forcedVariant, type VariantOf } from './variants.js';
 
@@ -538,15 +539,18 @@ function rowsPerGroup(rows: number, most: number): number {
 export type AttentionVariant = VariantOf<'attention'>;
 
 /**
- * COLAR_KERNELS, else tiles on a hardware GPU when a key/value head has half a tile of query
- * rows (T × group size) or more (decode keeps the subgroup kernel, which splits the keys over
- * workgroups) and on any adapter without subgroups; lavapipe keeps the subgroup kernels (10-120x
- * faster there: bench/NOTES.md). The backward follows the same rule.
+ * COLAR_KERNELS, else tiles on any adapter without subgroups, else the tuner's winner for this
+ * adapter and shape class, else tiles on a hardware GPU when a key/value head has half a tile of
+ * query rows (T × group size) or more (decode keeps the subgroup kernel, which splits the keys
+ * over workgroups); lavapipe keeps the subgroup kernels (10-120x faster there: bench/NOTES.md).
+ * The backward follows the same rule.
  */
 export function attentionVariant(gpu: Gpu, s: AttentionShape): AttentionVariant {
   const forced = forcedVariant('attention');
   if (forced) return forced;
   if (!gpu.features.has('subgroups')) return 'tile';
+  const tuned = tunedVariant(gpu, 'attention', attentionShapeClass(s));
+  if (tuned) return tuned;
   return !gpu.isSoftware && s.T * (s.H / s.Hkv) >= TILE_ROWS / 2 ? 'tile' : 'subgroup';
 }
 

@@ -17,6 +17,7 @@
 // and a combine pass merges a row's chunks as the online softmax does and writes lse and loss.
 // The backward already splits rows over workgroups. crossEntropyVariant has the rule.
 
+import { crossEntropyShapeClass, tunedVariant } from './autotune.js';
 import { type Gpu } from './gpu.js';
 import { rowBatches, vectorWidth, wgslRowKernel, wgslRowKit, wgslRowLogSumExp } from './row_kit.js';
 import { forcedVariant, type VariantOf } from './variants.js';
@@ -24,12 +25,15 @@ import { forcedVariant, type VariantOf } from './variants.js';
 export type CrossEntropyVariant = VariantOf<'cross-entropy'>;
 
 /**
- * COLAR_KERNELS, else 'split' on a hardware GPU (which one workgroup of 8 per row leaves idle)
+ * COLAR_KERNELS, else the tuner's winner for this adapter and shape class, else 'split' on a
+ * hardware GPU (which one workgroup of 8 per row leaves idle) when a row makes several chunks,
  * and 'row' on lavapipe, whose few cores the rows already fill: 3.5-30x faster there, from 1 to
  * 128 rows of 128,256 (bench/NOTES.md).
  */
-export function crossEntropyVariant(gpu: Gpu): CrossEntropyVariant {
-  return forcedVariant('cross-entropy') ?? (gpu.isSoftware ? 'row' : 'split');
+export function crossEntropyVariant(gpu: Gpu, N: number, V: number): CrossEntropyVariant {
+  const chosen = forcedVariant('cross-entropy') ?? tunedVariant(gpu, 'cross-entropy', crossEntropyShapeClass(N, V));
+  if (chosen) return chosen;
+  return !gpu.isSoftware && splitChunks(N, V / vectorWidth(V)).chunks > 1 ? 'split' : 'row';
 }
 
 export function crossEntropyCpu(
@@ -72,7 +76,7 @@ ${wgslRowLogSumExp('logits')}
 /** `maxBindingBytes` only shrinks the row ranges (tests exercise them with it). */
 export function crossEntropyGpu(
   gpu: Gpu, logits: GPUBuffer, targets: GPUBuffer, loss: GPUBuffer, lse: GPUBuffer, N: number, V: number, ignoreIndex: number,
-  maxBindingBytes = gpu.limits.maxStorageBufferBindingSize, variant = crossEntropyVariant(gpu),
+  maxBindingBytes = gpu.limits.maxStorageBufferBindingSize, variant = crossEntropyVariant(gpu, N, V),
 ): void {
   if (variant === 'split') {
     crossEntropySplitGpu(gpu, logits, targets, loss, lse, N, V, ignoreIndex, maxBindingBytes);

@@ -1,17 +1,33 @@
 // Choosing a kernel variant: each family's rule on lavapipe, COLAR_KERNELS forcing a variant
 // into launches that name none, and a malformed setting refused in one line that names it.
-import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { attentionGpu, attentionVariant, type AttentionShape } from '../../kernels/attention.js';
+import { forgetLoadedCache } from '../../kernels/autotune.js';
 import { crossEntropyCpu, crossEntropyGpu, crossEntropyVariant } from '../../kernels/cross_entropy.js';
 import { KERNELS_ENV, forcedVariant } from '../../kernels/variants.js';
 import { expectClose } from '../helpers/compare.js';
 import { download, nanBuffer, testGpu, upload } from '../helpers/gpu.js';
 
-const saved = process.env[KERNELS_ENV];
+const saved = { kernels: process.env[KERNELS_ENV], cache: process.env.COLAR_CACHE_DIR };
+let cacheDir = '';
+
+beforeEach(() => {
+  // no autotune cache, so that the rules decide where nothing is forced
+  cacheDir = mkdtempSync(join(tmpdir(), 'colar-variants-'));
+  process.env.COLAR_CACHE_DIR = cacheDir;
+  forgetLoadedCache();
+});
 
 afterEach(() => {
-  if (saved === undefined) delete process.env[KERNELS_ENV];
-  else process.env[KERNELS_ENV] = saved;
+  for (const [name, value] of [[KERNELS_ENV, saved.kernels], ['COLAR_CACHE_DIR', saved.cache]] as const) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  rmSync(cacheDir, { recursive: true, force: true });
+  forgetLoadedCache();
 });
 
 const prefill: AttentionShape = { B: 1, T: 128, S: 128, H: 8, Hkv: 2, D: 64, scale: 0.125, causal: true };
@@ -21,13 +37,13 @@ describe('kernel variants', () => {
     const gpu = await testGpu();
     delete process.env[KERNELS_ENV];
     expect(gpu.isSoftware).toBe(true);
-    expect(crossEntropyVariant(gpu)).toBe('row');
+    expect(crossEntropyVariant(gpu, 16, 128256)).toBe('row');
     expect(attentionVariant(gpu, prefill)).toBe('subgroup');
     process.env[KERNELS_ENV] = ' attention = tile , cross-entropy=split';
-    expect(crossEntropyVariant(gpu)).toBe('split');
+    expect(crossEntropyVariant(gpu, 16, 128256)).toBe('split');
     expect(attentionVariant(gpu, prefill)).toBe('tile');
     process.env[KERNELS_ENV] = 'attention=tile';
-    expect(crossEntropyVariant(gpu)).toBe('row');
+    expect(crossEntropyVariant(gpu, 16, 128256)).toBe('row');
   });
 
   it('refuse a malformed COLAR_KERNELS in one line naming it', () => {
