@@ -18,7 +18,8 @@ import { WGSL_GROUP_INDEX, f32bits, type Binding, type Gpu } from './gpu.js';
 export const TILE_ROWS = 64;
 /** Workgroup memory for the two staged row tiles: WebGPU's guaranteed minimum, so every adapter has it. */
 const TILE_BYTES = 16384;
-const MAX_TILE_COLUMNS = 64;
+/** At most one staged row per invocation: each stages one row's flag or statistics. */
+const MAX_TILE_COLUMNS = TILE_ROWS;
 
 /** Rows per staged tile (keys, or queries in dK/dV): as many pairs of head rows as TILE_BYTES holds. */
 function tileColumns(D: number): number {
@@ -57,7 +58,7 @@ fn neg_inf() -> f32 {
 }`;
 }
 
-/** Bindings from 1, each `name: access type`. */
+/** Storage bindings from 1, each given as 'name access type'. */
 function bindings(list: string[]): string {
   return list.map((b, i) => {
     const [name, access, type] = b.split(' ');
