@@ -16,14 +16,14 @@ export function benchCommand(): Command {
   return new Command('bench')
     .description('kernel microbenchmarks: matmul, attention, norms, cross-entropy, AdamW, against the copy-bandwidth ceiling')
     .option('--json', 'print the records as one JSON array instead of a table')
-    .option('--only <names>', 'comma-separated subset: copy,matmul,lora,attention,memory,variants,e2e,generation,profile (profile: not in the default set)')
+    .option('--only <names>', 'comma-separated subset: copy,matmul,lora,attention,memory,e2e,generation,variants,profile (variants, profile: not in the default set)')
     .option('--preset <name>', 'profile: the model preset whose CoLaR training step is profiled', 'tiny')
     .option('--model <dir>', 'generation: time this model directory instead of the tiny preset')
     .action(async (opts: { json?: boolean; only?: string; model?: string; preset: string }) => {
       const gpu = await Gpu.open();
       if (!gpu) throw new Error('bench: no WebGPU adapter found (run scripts/setup.sh)');
       const only = opts.only ? new Set(opts.only.split(',')) : null;
-      const wanted = (name: string) => (only ? only.has(name) : name !== 'profile');
+      const wanted = (name: string) => (only ? only.has(name) : name !== 'variants' && name !== 'profile');
       const progress = (msg: string) => process.stderr.write(`${msg}\n`);
       progress(`adapter: ${gpu.adapterName}`);
       const copy = await benchCopyBandwidth(gpu);
