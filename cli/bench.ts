@@ -7,6 +7,7 @@ import { formatTable } from '../bench/format.js';
 import { benchLora, benchMatmul } from '../bench/matmul.js';
 import { benchMemoryOps } from '../bench/ops.js';
 import type { BenchRecord } from '../bench/record.js';
+import { benchVariants } from '../bench/variants.js';
 import { Engine } from '../engine/index.js';
 import { openDawn } from '../kernels/dawn.js';
 import { printJson } from './output.js';
@@ -15,14 +16,14 @@ export function benchCommand(): Command {
   return new Command('bench')
     .description('kernel microbenchmarks: matmul, attention, norms, cross-entropy, AdamW, against the copy-bandwidth ceiling')
     .option('--json', 'print the records as one JSON array instead of a table')
-    .option('--only <names>', 'comma-separated subset: copy,matmul,lora,attention,memory,e2e,generation,profile (profile: not in the default set)')
+    .option('--only <names>', 'comma-separated subset: copy,matmul,lora,attention,memory,e2e,generation,variants,profile (variants, profile: not in the default set)')
     .option('--preset <name>', 'profile: the model preset whose CoLaR training step is profiled', 'tiny')
     .option('--model <dir>', 'generation: time this model directory instead of the tiny preset')
     .action(async (opts: { json?: boolean; only?: string; model?: string; preset: string }) => {
       const gpu = await openDawn();
       if (!gpu) throw new Error('bench: no WebGPU adapter found (run scripts/setup.sh)');
       const only = opts.only ? new Set(opts.only.split(',')) : null;
-      const wanted = (name: string) => (only ? only.has(name) : name !== 'profile');
+      const wanted = (name: string) => (only ? only.has(name) : name !== 'variants' && name !== 'profile');
       const progress = (msg: string) => process.stderr.write(`${msg}\n`);
       progress(`adapter: ${gpu.adapterName}`);
       const copy = await benchCopyBandwidth(gpu);
@@ -44,6 +45,10 @@ export function benchCommand(): Command {
       if (wanted('memory')) {
         progress('memory-bound kernels ...');
         records.push(...(await benchMemoryOps(gpu, copy.gbps!)));
+      }
+      if (wanted('variants')) {
+        progress('kernel variants (cross-entropy, attention) ...');
+        records.push(...(await benchVariants(gpu)));
       }
       if (wanted('e2e')) {
         progress('end to end (tiny preset) ...');

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { tuneMatmul } from '../kernels/autotune.js';
+import { tuneMatmul, tuneVariants } from '../kernels/autotune.js';
 import { cachePath } from '../kernels/autotune_file.js';
 import { openDawn } from '../kernels/dawn.js';
 import { JSON_HELP, printJson, textLines } from './output.js';
@@ -12,7 +12,8 @@ export function tuneCommand(): Command {
       const gpu = await openDawn();
       if (!gpu) throw new Error('tune: no WebGPU adapter found (run scripts/setup.sh)');
       const matmul = await tuneMatmul(gpu, textLines(o.json ?? false));
-      if (o.json) printJson({ adapter: gpu.adapterName, cache: cachePath(), matmul });
+      const variants = await tuneVariants(gpu, textLines(o.json ?? false));
+      if (o.json) printJson({ adapter: gpu.adapterName, cache: cachePath(), matmul, ...variants });
       await gpu.close();
     });
 }

@@ -11,9 +11,13 @@
 // subgroupMax/Add a branch per lane, while subgroupShuffle is one instruction; so each load
 // fetches vectors every lane uses, data moves between lanes only by shuffles, and the forward
 // rescales its accumulators only when a score passes the running max by more than SLACK.
-// Versions and timings: bench/NOTES.md.
+// Versions and timings: bench/NOTES.md. A hardware GPU runs attention, forward and backward,
+// as tiles in workgroup memory instead (attention_tile.ts); attentionVariant has the rule.
 
+import { TILE_ROWS, attentionTileBackwardGpu, attentionTileGpu } from './attention_tile.js';
+import { attentionShapeClass, tunedVariant } from './autotune.js';
 import { WGSL_GROUP_INDEX, f32bits, type Binding, type Gpu } from './gpu.js';
+import { forcedVariant, type VariantOf } from './variants.js';
 
 export interface AttentionShape {
   B: number;
@@ -532,10 +536,33 @@ function rowsPerGroup(rows: number, most: number): number {
   return rows <= 1 ? 1 : rows <= 4 ? 4 : most;
 }
 
+export type AttentionVariant = VariantOf<'attention'>;
+
+/**
+ * COLAR_KERNELS, else tiles on any adapter without subgroups, else the tuner's winner for this
+ * adapter and shape class, else tiles on a hardware GPU when a key/value head has half a tile of
+ * query rows (T × group size) or more (decode keeps the subgroup kernel, which splits the keys
+ * over workgroups); lavapipe keeps the subgroup kernels (10-120x faster there: bench/NOTES.md).
+ * The backward follows the same rule.
+ */
+export function attentionVariant(gpu: Gpu, s: AttentionShape): AttentionVariant {
+  const forced = forcedVariant('attention');
+  if (forced) return forced;
+  if (!gpu.features.has('subgroups')) return 'tile';
+  const tuned = tunedVariant(gpu, 'attention', attentionShapeClass(s));
+  if (tuned) return tuned;
+  return !gpu.isSoftware && s.T * (s.H / s.Hkv) >= TILE_ROWS / 2 ? 'tile' : 'subgroup';
+}
+
 export function attentionGpu(
   gpu: Gpu, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, keyMask: GPUBuffer | null,
-  out: GPUBuffer, lse: GPUBuffer, s: AttentionShape,
+  out: GPUBuffer, lse: GPUBuffer, s: AttentionShape, variant = attentionVariant(gpu, s),
 ): void {
+  const t = tensors(gpu, s);
+  if (variant === 'tile') {
+    attentionTileGpu(gpu, t.query(q), t.kv(k), t.kv(v), t.mask(keyMask, q), t.query(out), t.rowScalars(lse), s, keyMask !== null);
+    return;
+  }
   const l = layoutOf(gpu, s.D);
   const G = s.H / s.Hkv;
   const R = rowsPerGroup(s.T * G, maxRows(l));
@@ -547,7 +574,6 @@ export function attentionGpu(
   const spec: ForwardSpec = { l, rows: R, split };
   const pipe = gpu.pipeline(`attention-fwd-${layoutKey(l)}-r${R}${split ? '-split' : ''}`, () => forwardSource(spec));
   const params = rowParams(s, l, R, keyMask !== null, blocks, chunks, chunkKeys);
-  const t = tensors(gpu, s);
   const inputs = [t.query(q), t.kv(k), t.kv(v), t.mask(keyMask, q)];
   if (!split) {
     gpu.dispatch(pipe, [...inputs, t.query(out), t.rowScalars(lse)], params, groups);
@@ -717,11 +743,20 @@ export function attentionBackwardGpu(
   gpu: Gpu, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, keyMask: GPUBuffer | null,
   out: GPUBuffer, lse: GPUBuffer, gOut: GPUBuffer,
   gq: GPUBuffer, gk: GPUBuffer, gv: GPUBuffer, s: AttentionShape, dqSharesMaxBytes = DQ_SHARES_MAX_BYTES,
+  variant = attentionVariant(gpu, s),
 ): void {
-  const l = layoutOf(gpu, s.D);
   const rows = s.B * s.H * s.T;
   const stats = gpu.pool.acquire(rows * 2 * 4);
   const t = tensors(gpu, s);
+  if (variant === 'tile') {
+    attentionTileBackwardGpu(
+      gpu, t.query(q), t.kv(k), t.kv(v), t.mask(keyMask, q), t.query(out), t.rowScalars(lse), t.query(gOut),
+      t.rowScalars(stats, 2), t.query(gq), t.kvGrad(gk), t.kvGrad(gv), s, keyMask !== null,
+    );
+    gpu.pool.release(stats);
+    return;
+  }
+  const l = layoutOf(gpu, s.D);
   const statsPipe = gpu.pipeline(`attention-stats-${layoutKey(l)}`, () => rowStatsSource(l));
   gpu.dispatch(statsPipe, [t.query(out), t.query(gOut), t.rowScalars(lse), t.rowScalars(stats, 2)], [rows, s.T, s.H, l.n], Math.ceil(rows / 64));
 

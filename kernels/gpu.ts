@@ -7,6 +7,7 @@
 import { MemoryTuningCache, type TuningCache } from './autotune.js';
 import { BufferPool } from './buffer_pool.js';
 import { KernelProfiler, type KernelTime } from './profiler.js';
+import { checkKernelsEnv } from './variants.js';
 
 export interface AdapterInfo {
   vendor: string;
@@ -100,6 +101,7 @@ export class Gpu {
     readonly device: GPUDevice,
     opts: GpuOptions = {},
   ) {
+    checkKernelsEnv();
     this.info = opts.adapterInfo ?? adapterInfoOf(device.adapterInfo);
     this.ownsDevice = opts.ownsDevice ?? false;
     this.keepAlive = opts.keepAlive;

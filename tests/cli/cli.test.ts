@@ -43,6 +43,14 @@ describe('colar-wgpu command line', () => {
     expect(r.stderr.trim()).toBe('colar-wgpu: generate --prompt: is empty; give the text to continue (or, for a CoLaR model, the question)');
   });
 
+  it('a malformed COLAR_KERNELS is one line naming it, before the GPU opens', () => {
+    const r = spawnSync(process.execPath, ['dist/cli/main.js', 'bench', '--only', 'copy'], {
+      encoding: 'utf8', timeout: 30_000, env: { ...process.env, COLAR_KERNELS: 'attention=flash' },
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe('colar-wgpu: COLAR_KERNELS: attention has no variant "flash" (subgroup, tile)');
+  });
+
   it('init refuses a non-empty --out, leaving it as it was', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-init-'));
     writeFileSync(join(dir, 'model-00001-of-00002.safetensors'), 'shard');

@@ -1,11 +1,17 @@
-// The autotune cache: winners survive a write/read roundtrip and steer matmulGpu; a corrupt or
-// foreign cache is ignored with one warning; tuneMatmul writes a winner per shape class.
+// The autotune cache: winners survive a write/read roundtrip and steer matmulGpu and the
+// cross-entropy and attention variants; a corrupt or foreign cache is ignored with one warning;
+// tuneMatmul and tuneVariants write a winner per shape class.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { matmulShapeClass, tuneMatmul, tunedMatmulVariant } from '../../kernels/autotune.js';
+import { attentionVariant, type AttentionShape } from '../../kernels/attention.js';
+import {
+  attentionShapeClass, crossEntropyShapeClass, matmulShapeClass, tuneMatmul, tuneVariants, tunedMatmulVariant, tunedVariant,
+} from '../../kernels/autotune.js';
 import { cachePath, forgetLoadedCache, readCache, writeCache } from '../../kernels/autotune_file.js';
+import { crossEntropyVariant } from '../../kernels/cross_entropy.js';
+import { KERNELS_ENV } from '../../kernels/variants.js';
 import { matmulCpu, matmulGpu, type MatmulShape } from '../../kernels/matmul.js';
 import { expectClose } from '../helpers/compare.js';
 import { download, testGpu, upload } from '../helpers/gpu.js';
@@ -29,6 +35,7 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
   forgetLoadedCache();
   vi.restoreAllMocks();
+  vi.unstubAllEnvs();
 });
 
 /** matmulGpu on small random operands, checked against the CPU reference. */
@@ -83,5 +90,36 @@ describe('autotune cache', () => {
     expect(tunedMatmulVariant(gpu, shape(48, 36, 40))).not.toBeNull();
     expect(lines.some((l) => l.startsWith('matmul 48x40x36'))).toBe(true);
     await checkMatmulGpu(shape(48, 36, 40));
+  });
+
+  it('steers the cross-entropy and attention variants per shape class, under COLAR_KERNELS and over the rule', async () => {
+    const gpu = await testGpu();
+    const prefill: AttentionShape = { B: 1, T: 128, S: 128, H: 8, Hkv: 2, D: 64, scale: 0.125, causal: true };
+    writeCache({
+      version: 1,
+      adapters: { [gpu.adapterName]: { 'cross-entropy': { [crossEntropyShapeClass(4, 128256)]: 'split', [crossEntropyShapeClass(4, 100)]: 'tile' }, attention: { [attentionShapeClass(prefill)]: 'tile' } } },
+    });
+    expect(crossEntropyVariant(gpu, 4, 128256)).toBe('split');
+    expect(crossEntropyVariant(gpu, 500, 128256)).toBe('row'); // no entry for its class: lavapipe's rule
+    expect(tunedVariant(gpu, 'cross-entropy', crossEntropyShapeClass(4, 100))).toBeNull(); // not a cross-entropy variant
+    expect(crossEntropyVariant(gpu, 4, 100)).toBe('row');
+    expect(attentionVariant(gpu, prefill)).toBe('tile');
+    expect(attentionVariant(gpu, { ...prefill, T: 1, S: 900 })).toBe('subgroup');
+    vi.stubEnv(KERNELS_ENV, 'attention=subgroup');
+    expect(attentionVariant(gpu, prefill)).toBe('subgroup');
+  });
+
+  it('tuneVariants times both variants of each family and caches a winner per shape class', async () => {
+    const gpu = await testGpu();
+    const lines: string[] = [];
+    const decode: AttentionShape = { B: 1, T: 1, S: 40, H: 4, Hkv: 2, D: 8, scale: 0.3, causal: true };
+    const winners = await tuneVariants(gpu, (l) => lines.push(l), [[3, 5000], [20, 64]], [decode, { ...decode, T: 40 }]);
+    const written = JSON.parse(readFileSync(cachePath(), 'utf8')).adapters[gpu.adapterName];
+    expect(Object.keys(written['cross-entropy']).sort()).toEqual([crossEntropyShapeClass(3, 5000), crossEntropyShapeClass(20, 64)].sort());
+    expect(Object.keys(written.attention).sort()).toEqual([attentionShapeClass(decode), attentionShapeClass({ ...decode, T: 40 })].sort());
+    expect(written['cross-entropy']).toEqual(winners['cross-entropy']);
+    expect(crossEntropyVariant(gpu, 3, 5000)).toBe(winners['cross-entropy'][crossEntropyShapeClass(3, 5000)]);
+    expect(attentionVariant(gpu, decode)).toBe(winners.attention[attentionShapeClass(decode)]);
+    expect(lines.filter((l) => /^(cross-entropy|attention) .* \[.*\]: (row|split|subgroup|tile) \(of /.test(l))).toHaveLength(4);
   });
 });
