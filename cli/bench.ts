@@ -8,7 +8,7 @@ import { benchLora, benchMatmul } from '../bench/matmul.js';
 import { benchMemoryOps } from '../bench/ops.js';
 import type { BenchRecord } from '../bench/record.js';
 import { Engine } from '../engine/index.js';
-import { Gpu } from '../kernels/gpu.js';
+import { openDawn } from '../kernels/dawn.js';
 import { printJson } from './output.js';
 
 export function benchCommand(): Command {
@@ -19,7 +19,7 @@ export function benchCommand(): Command {
     .option('--preset <name>', 'profile: the model preset whose CoLaR training step is profiled', 'tiny')
     .option('--model <dir>', 'generation: time this model directory instead of the tiny preset')
     .action(async (opts: { json?: boolean; only?: string; model?: string; preset: string }) => {
-      const gpu = await Gpu.open();
+      const gpu = await openDawn();
       if (!gpu) throw new Error('bench: no WebGPU adapter found (run scripts/setup.sh)');
       const only = opts.only ? new Set(opts.only.split(',')) : null;
       const wanted = (name: string) => (only ? only.has(name) : name !== 'profile');

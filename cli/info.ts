@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { Gpu } from '../kernels/gpu.js';
+import { openDawn } from '../kernels/dawn.js';
 import { JSON_HELP, printJson } from './output.js';
 
 const LIMITS = ['maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup'] as const;
@@ -9,7 +9,7 @@ export function infoCommand(): Command {
     .description('print the WebGPU adapter, its features and limits')
     .option('--json', JSON_HELP)
     .action(async (o: { json?: boolean }) => {
-      const gpu = await Gpu.open();
+      const gpu = await openDawn();
       if (!gpu) {
         if (o.json) printJson({ adapter: null });
         else console.log('no WebGPU adapter found: the CPU backend will be used (run scripts/setup.sh to install Mesa lavapipe)');

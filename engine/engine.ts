@@ -1,20 +1,36 @@
 // The entry point: pick a backend, make tensors. One Engine per process is the usual case;
-// it owns the WebGPU runtime and closes it.
+// it owns the WebGPU runtime and closes it. It runs on any GPUDevice it is given (a page's);
+// without one, in Node, it opens Dawn (kernels/dawn.ts), which nothing else here imports.
 
-import { Gpu } from '../kernels/gpu.js';
+import type { TuningCache } from '../kernels/autotune.js';
+import { adapterInfoOf, Gpu } from '../kernels/gpu.js';
 import type { Backend, BackendName, DType } from './backend.js';
 import { CpuBackend } from './backend_cpu.js';
 import { WebGpuBackend } from './backend_webgpu.js';
 import { noGrad } from './autograd.js';
+import { envVar, isNode } from './env.js';
 import { keep, scope } from './scope.js';
 import { Tensor, formatShape, shapeSize, type Shape } from './tensor.js';
 
 export interface EngineOptions {
   /** 'webgpu' or 'cpu'; default: env COLAR_BACKEND, else webgpu with a CPU fallback */
   backend?: BackendName;
+  /**
+   * The WebGPU device to run on, e.g. from navigator.gpu (request it with requestComputeDevice
+   * for the adapter's full limits). The engine leaves it open on close(). Without one, Node
+   * opens Dawn's first adapter.
+   */
+  device?: GPUDevice;
+  /** names the adapter in logs and gives the subgroup size (default: device.adapterInfo) */
+  adapterInfo?: GPUAdapterInfo;
+  /** where autotuned kernel variants are kept (default: memory with `device`, the cache file with Dawn) */
+  tuning?: TuningCache;
   /** where the one-line fallback warning goes (default: stderr) */
   warn?: (line: string) => void;
 }
+
+// A specifier the bundler cannot follow: a browser bundle must not contain Dawn or node:fs.
+const DAWN_MODULE = '../kernels/dawn.js';
 
 type Nested = number | Nested[];
 
@@ -25,9 +41,17 @@ export class Engine {
   ) {}
 
   static async create(opts: EngineOptions = {}): Promise<Engine> {
-    const requested = opts.backend ?? parseBackend(process.env.COLAR_BACKEND);
+    const requested = opts.backend ?? parseBackend(envVar('COLAR_BACKEND'));
     if (requested === 'cpu') return new Engine(new CpuBackend(), null);
-    const gpu = await Gpu.open();
+    if (opts.device) {
+      const gpu = new Gpu(opts.device, { adapterInfo: opts.adapterInfo && adapterInfoOf(opts.adapterInfo) });
+      if (opts.tuning) gpu.tuning = opts.tuning;
+      return new Engine(new WebGpuBackend(gpu), gpu);
+    }
+    if (!isNode) throw new Error('Engine.create: give a WebGPU device (from navigator.gpu) or backend "cpu"; only Node opens a device itself');
+    const { openDawn } = (await import(DAWN_MODULE)) as typeof import('../kernels/dawn.js');
+    const gpu = await openDawn();
+    if (gpu && opts.tuning) gpu.tuning = opts.tuning;
     if (gpu) return new Engine(new WebGpuBackend(gpu), gpu);
     if (requested === 'webgpu' && opts.backend) throw new Error('backend webgpu: no WebGPU adapter found (run scripts/setup.sh)');
     (opts.warn ?? ((l) => console.warn(l)))('warning: no WebGPU adapter found; running on the CPU backend (run scripts/setup.sh to install Mesa lavapipe)');

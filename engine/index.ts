@@ -12,3 +12,5 @@ export * from './ops/shape.js';
 export * from './ops/matmul.js';
 export * from './ops/nn.js';
 export * from './ops/linear_cross_entropy.js';
+export { requestComputeDevice, type AdapterInfo } from '../kernels/gpu.js';
+export { MemoryTuningCache, type TuningCache } from '../kernels/autotune.js';

@@ -153,7 +153,7 @@ function layoutOf(gpu: Gpu, D: number): Layout {
 
 /** The subgroup size every kernel here assumes for its workgroup (one subgroup per workgroup). */
 function laneCount(gpu: Gpu): number {
-  const lanes = gpu.adapter.info.subgroupMinSize;
+  const lanes = gpu.info.subgroupMinSize;
   if (!gpu.features.has('subgroups') || !lanes) throw new Error('attention kernels need the WebGPU "subgroups" feature');
   return lanes;
 }

@@ -1,13 +1,8 @@
 // The autotuner: times each kernel family's candidate variants on the adapter at hand, once per
-// shape class, and keeps the winners in a JSON cache keyed by adapter name
-// ($COLAR_CACHE_DIR, default ~/.cache/colar-wgpu/autotune.json). Launches read the cache; an
-// unreadable or corrupt cache is ignored with a one-line warning, and the family's default
-// rule applies wherever the cache has no entry.
+// shape class, and keeps the winners in the runtime's TuningCache, keyed by adapter name. In
+// Node that is a JSON file (autotune_file.ts); elsewhere (a page) winners stay in memory for the
+// runtime's life, and until something tunes, every launch takes its family's default rule.
 
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { temporaryPath } from '../io/files.js';
 import type { Gpu } from './gpu.js';
 import {
   matmulCandidates, matmulWithVariant, parseVariantKey, variantKey,
@@ -15,56 +10,28 @@ import {
 } from './matmul.js';
 
 /** family → shape class → variant key */
-type Winners = Record<string, Record<string, string>>;
+export type Winners = Record<string, Record<string, string>>;
 
-interface CacheFile {
-  version: 1;
-  adapters: Record<string, Winners>;
+/** Where tuned winners live. */
+export interface TuningCache {
+  /** the adapter's winners ({} when none); read at every launch, so it must be cheap */
+  winners(adapter: string): Winners;
+  /** records one family's winners for the adapter; returns where they went, for the log */
+  save(adapter: string, family: string, winners: Record<string, string>): string;
 }
 
-const CACHE_VERSION = 1;
+/** Winners kept for the runtime's life only. */
+export class MemoryTuningCache implements TuningCache {
+  private readonly byAdapter = new Map<string, Winners>();
 
-export function cachePath(): string {
-  return join(process.env.COLAR_CACHE_DIR ?? join(homedir(), '.cache', 'colar-wgpu'), 'autotune.json');
-}
-
-/** The cache file's contents, or an empty cache when it is missing, unreadable or corrupt. */
-export function readCache(path = cachePath()): CacheFile {
-  const empty: CacheFile = { version: CACHE_VERSION, adapters: {} };
-  if (!existsSync(path)) return empty;
-  try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as CacheFile;
-    if (parsed?.version !== CACHE_VERSION || typeof parsed.adapters !== 'object' || parsed.adapters === null) {
-      throw new Error('unexpected format');
-    }
-    return parsed;
-  } catch (e) {
-    console.warn(`colar-wgpu: ignoring autotune cache ${path} (${(e as Error).message})`);
-    return empty;
+  winners(adapter: string): Winners {
+    return this.byAdapter.get(adapter) ?? {};
   }
-}
 
-/** Writes atomically (temp file + rename), so a reader never sees half a file. */
-export function writeCache(cache: CacheFile, path = cachePath()): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = temporaryPath(path);
-  writeFileSync(tmp, `${JSON.stringify(cache, null, 2)}\n`);
-  renameSync(tmp, path);
-}
-
-// Winners are read once per (cache file, adapter) per process: launches must not touch the disk.
-const loaded = new Map<string, Winners>();
-
-function winnersFor(gpu: Gpu): Winners {
-  const key = `${cachePath()}\n${gpu.adapterName}`;
-  let w = loaded.get(key);
-  if (!w) loaded.set(key, (w = readCache().adapters[gpu.adapterName] ?? {}));
-  return w;
-}
-
-/** Forgets what was read, so the next launch rereads the cache (after tuning, or in tests). */
-export function forgetLoadedCache(): void {
-  loaded.clear();
+  save(adapter: string, family: string, winners: Record<string, string>): string {
+    this.byAdapter.set(adapter, { ...this.winners(adapter), [family]: winners });
+    return 'memory (no cache file here)';
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -78,7 +45,7 @@ export function matmulShapeClass(s: MatmulShape): string {
 
 /** The cached winner for this adapter and shape class, or null. */
 export function tunedMatmulVariant(gpu: Gpu, s: MatmulShape): MatmulVariant | null {
-  const key = winnersFor(gpu).matmul?.[matmulShapeClass(s)];
+  const key = gpu.tuning.winners(gpu.adapterName).matmul?.[matmulShapeClass(s)];
   return key ? parseVariantKey(key) : null;
 }
 
@@ -88,7 +55,7 @@ export const TUNE_SHAPES: [number, number, number][] = [
   [512, 2048, 8192], [64, 64, 64], [1, 2048, 2048], [8, 512, 512], [2048, 512, 32], [128, 1024, 96],
 ];
 
-/** Times every candidate for each tuning shape and caches the fastest per shape class; returns the winners. */
+/** Times every candidate for each tuning shape and saves the fastest per shape class in gpu.tuning; returns the winners. */
 export async function tuneMatmul(gpu: Gpu, log: (line: string) => void = () => {}, shapes = TUNE_SHAPES): Promise<Record<string, string>> {
   const winners: Record<string, string> = {};
   for (const [M, K, N] of shapes) {
@@ -101,11 +68,7 @@ export async function tuneMatmul(gpu: Gpu, log: (line: string) => void = () => {
     log(`matmul ${M}x${K}x${N} [${matmulShapeClass(s)}]: ${variantKey(best.variant)} ${gflops(best)} GFLOP/s` +
       ` (of ${results.map((r) => `${variantKey(r.variant)} ${gflops(r)}`).join(', ')})`);
   }
-  const cache = readCache();
-  cache.adapters[gpu.adapterName] = { ...cache.adapters[gpu.adapterName], matmul: winners };
-  writeCache(cache);
-  forgetLoadedCache();
-  log(`wrote ${cachePath()}`);
+  log(`wrote ${gpu.tuning.save(gpu.adapterName, 'matmul', winners)}`);
   return winners;
 }
 

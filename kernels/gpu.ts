@@ -1,9 +1,10 @@
-// The WebGPU runtime: one Dawn instance, one device, a pipeline cache, a buffer pool, and a
-// command stream that records dispatches and submits them in batches. The CPU waits only in
-// read(). Lifetime rules for dawn.node: the create() result lives as long as
-// this object; every pipeline is created inside an error scope; uncaptured errors are fatal.
+// The WebGPU runtime: one device, a pipeline cache, a buffer pool, and a command stream that
+// records dispatches and submits them in batches. The CPU waits only in read(). Any GPUDevice
+// will do (a page's navigator.gpu device, or Dawn's in Node: see dawn.ts); kernels size
+// themselves from its limits and features. Every pipeline is created inside an error scope;
+// uncaptured errors are fatal.
 
-import { create, globals } from 'webgpu';
+import { MemoryTuningCache, type TuningCache } from './autotune.js';
 import { BufferPool } from './buffer_pool.js';
 import { KernelProfiler, type KernelTime } from './profiler.js';
 
@@ -12,6 +13,41 @@ export interface AdapterInfo {
   architecture: string;
   device: string;
   description: string;
+  /** the smallest subgroup the adapter runs (attention's workgroup size); absent without subgroups */
+  subgroupMinSize?: number;
+}
+
+export interface GpuOptions {
+  /** names the adapter and gives its subgroup size; default: device.adapterInfo */
+  adapterInfo?: AdapterInfo;
+  /** close() destroys the device (true when the runtime opened it itself) */
+  ownsDevice?: boolean;
+  /** kept alive as long as the runtime (dawn.node crashes if its instance is collected while work is in flight) */
+  keepAlive?: unknown;
+}
+
+/** The features the kernels use when the adapter has them. */
+export const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
+
+/**
+ * A device with the adapter's features the kernels use and its largest limits on the buffer and
+ * workgroup sizes they depend on (a device otherwise gets WebGPU's small defaults).
+ */
+export function requestComputeDevice(adapter: GPUAdapter): Promise<GPUDevice> {
+  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+  const a = adapter.limits;
+  return adapter.requestDevice({
+    requiredFeatures,
+    requiredLimits: {
+      maxBufferSize: a.maxBufferSize,
+      maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
+      maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
+      maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
+    },
+  });
 }
 
 /** A binding: a whole buffer, a byte range of one, or a storage texture. */
@@ -41,6 +77,9 @@ export class Gpu {
   readonly pool: BufferPool;
   readonly limits: GPUSupportedLimits;
   readonly features: ReadonlySet<string>;
+  readonly info: AdapterInfo;
+  /** where matmul's autotuned variants are kept: in memory unless the Node edge gives a file (dawn.ts) */
+  tuning: TuningCache = new MemoryTuningCache();
   /** Dispatches recorded since start (for tests and benchmarks). */
   dispatchCount = 0;
 
@@ -54,14 +93,16 @@ export class Gpu {
   private fatal: Error | null = null;
   private closed = false;
   private profiler: KernelProfiler | null = null;
+  private readonly ownsDevice: boolean;
+  private readonly keepAlive: unknown;
 
-  private constructor(
-    // Held for the device's whole life: dawn.node crashes if it is collected while work is in flight.
-    private readonly instance: GPU,
-    readonly adapter: GPUAdapter,
+  constructor(
     readonly device: GPUDevice,
-    readonly info: AdapterInfo,
+    opts: GpuOptions = {},
   ) {
+    this.info = opts.adapterInfo ?? adapterInfoOf(device.adapterInfo);
+    this.ownsDevice = opts.ownsDevice ?? false;
+    this.keepAlive = opts.keepAlive;
     this.limits = device.limits;
     this.features = new Set(device.features as unknown as Iterable<string>);
     this.pool = new BufferPool(device, device.limits.maxBufferSize);
@@ -77,33 +118,6 @@ export class Gpu {
     void device.lost.then((lost) => {
       if (!this.closed) this.fatal ??= new Error(`WebGPU device lost: ${lost.message}`);
     });
-  }
-
-  /** Opens the first adapter Dawn finds, or returns null when there is none. */
-  static async open(): Promise<Gpu | null> {
-    process.env.XDG_RUNTIME_DIR ??= '/tmp';
-    Object.assign(globalThis, globals);
-    const instance = create([]);
-    const adapter = await instance.requestAdapter({ powerPreference: 'high-performance' });
-    if (!adapter) return null;
-    const wanted = ['shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[];
-    const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
-    const a = adapter.limits;
-    const device = await adapter.requestDevice({
-      requiredFeatures,
-      requiredLimits: {
-        maxBufferSize: a.maxBufferSize,
-        maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
-        maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
-        maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
-        maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
-        maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
-        maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
-      },
-    });
-    const i = adapter.info;
-    const info = { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description };
-    return new Gpu(instance, adapter, device, info);
   }
 
   /** One line naming the adapter, for logs and benchmark records. */
@@ -156,7 +170,7 @@ export class Gpu {
       entries.push({ binding: 0, resource: { buffer: this.paramBuffer, offset: slot * PARAM_SLOT_BYTES, size: PARAM_SLOT_BYTES } });
     }
     buffers.forEach((b, i) => {
-      const resource = b instanceof GPUTexture ? b.createView() : 'buffer' in b ? b : { buffer: b };
+      const resource = 'createView' in b ? b.createView() : 'buffer' in b ? b : { buffer: b };
       entries.push({ binding: i + 1, resource });
     });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
@@ -242,14 +256,16 @@ export class Gpu {
     this.check();
   }
 
-  /** Finishes submitted work and destroys the device; safe to call after a fatal error. */
+  /** Finishes submitted work and frees the pool (and the device, when owned); safe after a fatal error. */
   async close(): Promise<void> {
     if (this.closed) return;
     if (!this.fatal) this.flush();
     await this.device.queue.onSubmittedWorkDone();
     this.closed = true;
     this.pool.trim();
-    this.device.destroy();
+    this.paramBuffer.destroy();
+    for (const b of this.readback.splice(0)) b.destroy();
+    if (this.ownsDevice) this.device.destroy();
   }
 
   private check(): void {
@@ -275,6 +291,11 @@ export class Gpu {
     if (i >= 0) return this.readback.splice(i, 1)[0];
     return this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   }
+}
+
+/** The fields of a GPUAdapterInfo the runtime uses (a plain copy: dawn.node's object is a live host object). */
+export function adapterInfoOf(i: GPUAdapterInfo | undefined): AdapterInfo {
+  return { vendor: i?.vendor ?? '', architecture: i?.architecture ?? '', device: i?.device ?? '', description: i?.description ?? '', subgroupMinSize: i?.subgroupMinSize };
 }
 
 function grid2d(groups: number): [number, number, number] {

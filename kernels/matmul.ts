@@ -147,7 +147,7 @@ export function loraProjectionGpu(gpu: Gpu, x: GPUBuffer, w: GPUBuffer, a: GPUBu
 
 /** Packing needs subgroups of at least 8 lanes (one A texel per lane per 8 k). */
 export function canPack(gpu: Gpu): boolean {
-  return gpu.features.has('subgroups') && (gpu.adapter.info.subgroupMinSize ?? 0) >= 8;
+  return gpu.features.has('subgroups') && (gpu.info.subgroupMinSize ?? 0) >= 8;
 }
 
 /**

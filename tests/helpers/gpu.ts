@@ -1,12 +1,13 @@
 // One WebGPU runtime per test process, closed after the file's tests. A test that needs the
 // GPU fails (never skips) when no adapter is found: CI must run the kernels for real.
 import { afterAll } from 'vitest';
-import { Gpu } from '../../kernels/gpu.js';
+import { openDawn } from '../../kernels/dawn.js';
+import type { Gpu } from '../../kernels/gpu.js';
 
 let opened: Promise<Gpu> | null = null;
 
 export function testGpu(): Promise<Gpu> {
-  opened ??= Gpu.open().then((gpu) => {
+  opened ??= openDawn().then((gpu) => {
     if (!gpu) throw new Error('no WebGPU adapter: run scripts/setup.sh (installs Mesa lavapipe from bookworm-backports)');
     return gpu;
   });

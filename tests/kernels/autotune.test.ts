@@ -4,9 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  cachePath, forgetLoadedCache, matmulShapeClass, readCache, tuneMatmul, tunedMatmulVariant, writeCache,
-} from '../../kernels/autotune.js';
+import { matmulShapeClass, tuneMatmul, tunedMatmulVariant } from '../../kernels/autotune.js';
+import { cachePath, forgetLoadedCache, readCache, writeCache } from '../../kernels/autotune_file.js';
 import { matmulCpu, matmulGpu, type MatmulShape } from '../../kernels/matmul.js';
 import { expectClose } from '../helpers/compare.js';
 import { download, testGpu, upload } from '../helpers/gpu.js';

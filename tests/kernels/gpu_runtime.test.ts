@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Gpu, WGSL_GROUP_INDEX, f32bits } from '../../kernels/gpu.js';
+import { openDawn } from '../../kernels/dawn.js';
+import { WGSL_GROUP_INDEX, f32bits } from '../../kernels/gpu.js';
 import { sizeClass } from '../../kernels/buffer_pool.js';
 import { summarizeKernelTimes } from '../../kernels/profiler.js';
 import { download, nanBuffer, testGpu, upload } from '../helpers/gpu.js';
@@ -73,7 +74,7 @@ describe('gpu runtime', () => {
   });
 
   it('fails loudly on a kernel that does not compile', async () => {
-    const gpu = (await Gpu.open())!; // its own device: the error leaves it unusable
+    const gpu = (await openDawn())!; // its own device: the error leaves it unusable
     const pipe = gpu.pipeline('test-broken', () => 'fn main( {');
     const out = nanBuffer(gpu, 4);
     gpu.dispatch(pipe, [out], null, 1);
