@@ -1,6 +1,7 @@
 // `colar-wgpu serve`: the page (dist/web/) and an exported model directory (under /model/) over
 // HTTP on 127.0.0.1 only, so a browser answers questions with the model on its own GPU.
-// Both directories are flat: a request names one file, so no path can leave them.
+// Both directories are flat: a request names one file, so no path can leave them. Byte ranges
+// are served, so the page reads a large weights file a tensor at a time.
 
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -60,13 +61,30 @@ async function respond(req: IncomingMessage, res: ServerResponse, webDir: string
   const file = requestedFile(new URL(req.url ?? '/', 'http://localhost').pathname, webDir, modelDir);
   const info = file ? await stat(file).catch(() => null) : null;
   if (!file || !info?.isFile()) return void res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
-  res.writeHead(200, {
+  const range = byteRange(req.headers.range, info.size);
+  if (range === 'unsatisfiable') return void res.writeHead(416, { 'Content-Range': `bytes */${info.size}` }).end();
+  const [start, end] = range ?? [0, info.size - 1];
+  res.writeHead(range ? 206 : 200, {
     'Content-Type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
-    'Content-Length': info.size,
+    'Content-Length': end - start + 1,
+    'Accept-Ranges': 'bytes',
+    ...(range && { 'Content-Range': `bytes ${start}-${end}/${info.size}` }),
     'Cache-Control': 'no-store',
   });
-  if (req.method === 'HEAD') return void res.end();
-  createReadStream(file).on('error', () => res.destroy()).pipe(res);
+  if (req.method === 'HEAD' || end < start) return void res.end();
+  createReadStream(file, { start, end }).on('error', () => res.destroy()).pipe(res);
+}
+
+/**
+ * The one byte range a Range header asks for, [first, last] clamped to the file; null without
+ * one (or with a form this server does not do, e.g. several ranges: the whole file then).
+ * The page reads a large weights file a tensor at a time this way.
+ */
+function byteRange(header: string | undefined, size: number): [number, number] | 'unsatisfiable' | null {
+  const m = header?.match(/^bytes=(\d*)-(\d*)$/);
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  const [start, end] = m[1] === '' ? [Math.max(0, size - Number(m[2])), size - 1] : [Number(m[1]), Math.min(size - 1, m[2] === '' ? size - 1 : Number(m[2]))];
+  return start >= size || end < start ? 'unsatisfiable' : [start, end];
 }
 
 /** The file a request path names, or null: "/" is the page, "/model/NAME" the model's files. */

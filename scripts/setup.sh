@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-time, idempotent setup on Debian bookworm (as root): Node packages, the build, a Vulkan
-# driver that Dawn accepts, and Chromium for the page's browser test. Bookworm's own Mesa 22 lavapipe is rejected by Dawn, so
-# mesa-vulkan-drivers comes from bookworm-backports when no adapter is found.
+# driver that Dawn accepts, and Chromium for the page's browser test. Bookworm's own Mesa 22
+# lavapipe is rejected by Dawn, so mesa-vulkan-drivers comes from bookworm-backports when no
+# adapter is found.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"

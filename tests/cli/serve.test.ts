@@ -19,7 +19,7 @@ beforeAll(async () => {
   await writeFile(join(root, 'web', 'app.js'), 'console.log(1)');
   await writeFile(join(root, 'web', 'style.css'), 'body{}');
   await writeFile(join(root, 'model', 'config.json'), '{"vocab_size": 3}');
-  await writeFile(join(root, 'model', 'model.safetensors'), new Uint8Array(1000).fill(7));
+  await writeFile(join(root, 'model', 'model.safetensors'), Uint8Array.from({ length: 1000 }, (_, i) => i % 251));
   await writeFile(join(root, 'model', '.hidden'), 'no');
   await writeFile(join(root, 'model', 'nested', 'x.json'), '{}');
   await writeFile(join(root, 'secret.txt'), 'outside both directories');
@@ -29,13 +29,13 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 /** A raw request: the path goes out exactly as written (fetch would normalise "..") */
-function get(path: string, method = 'GET'): Promise<{ status: number; type?: string; body: Buffer }> {
+function get(path: string, method = 'GET', headers: Record<string, string> = {}): Promise<{ status: number; type?: string; range?: string; body: Buffer }> {
   const { port } = new URL(server.url);
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], body: Buffer.concat(chunks) }));
+      res.on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], range: res.headers['content-range'], body: Buffer.concat(chunks) }));
     });
     req.on('error', reject);
     req.end();
@@ -54,8 +54,18 @@ describe('serve', () => {
     expect(await get('/model/config.json')).toMatchObject({ status: 200, type: 'application/json; charset=utf-8', body: Buffer.from('{"vocab_size": 3}') });
     const weights = await get('/model/model.safetensors?x=1');
     expect(weights).toMatchObject({ status: 200, type: 'application/octet-stream' });
-    expect(weights.body).toEqual(Buffer.alloc(1000, 7));
+    expect(weights.body).toEqual(Buffer.from(Uint8Array.from({ length: 1000 }, (_, i) => i % 251)));
     expect(await get('/model/config.json', 'HEAD')).toMatchObject({ status: 200, body: Buffer.alloc(0) });
+  });
+
+  it('serves one byte range of a file, so the page reads weights a tensor at a time', async () => {
+    const bytes = (from: number, to: number) => Buffer.from(Uint8Array.from({ length: to - from }, (_, i) => (from + i) % 251));
+    expect(await get('/model/model.safetensors', 'GET', { Range: 'bytes=300-309' })).toMatchObject({ status: 206, range: 'bytes 300-309/1000', body: bytes(300, 310) });
+    expect(await get('/model/model.safetensors', 'GET', { Range: 'bytes=990-' })).toMatchObject({ status: 206, range: 'bytes 990-999/1000', body: bytes(990, 1000) });
+    expect(await get('/model/model.safetensors', 'GET', { Range: 'bytes=995-2000' })).toMatchObject({ status: 206, range: 'bytes 995-999/1000', body: bytes(995, 1000) });
+    expect(await get('/model/model.safetensors', 'GET', { Range: 'bytes=-4' })).toMatchObject({ status: 206, range: 'bytes 996-999/1000', body: bytes(996, 1000) });
+    expect(await get('/model/model.safetensors', 'GET', { Range: 'bytes=1000-1001' })).toMatchObject({ status: 416, range: 'bytes */1000' });
+    expect(await get('/model/model.safetensors', 'GET', { Range: 'bytes=0-1,5-6' })).toMatchObject({ status: 200, body: bytes(0, 1000) });
   });
 
   it('answers 404 to anything but one plain file of the two directories, and 405 to writes', async () => {
