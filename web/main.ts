@@ -2,11 +2,14 @@
 // by side: CoT (its tokens as they are generated), CoLaR at the chosen compression (each latent
 // as the tokens nearest it, its drift off the embedding table and p(stop)), and No-CoT, each
 // with its time. `?model=URL` loads a model directory by URL; `?limits=default` asks for WebGPU's
-// default limits (what every WebGPU device offers) instead of the adapter's largest.
+// default limits (what every WebGPU device offers: will the model run anywhere?) instead of the
+// adapter's largest.
 // window.colar is the hook the browser test drives.
 
 import { Engine, requestComputeDevice } from '../engine/index.js';
-import { loadModelFiles, type ModelFiles } from '../colar/model_files.js';
+import { WANTED_FEATURES } from '../kernels/gpu.js';
+import { loadModelFiles } from '../colar/model_files.js';
+import type { ModelFiles } from '../colar/llama/model_files.js';
 import type { RunModel } from '../colar/run.js';
 import { answerExplicit, answerLatent, firstLogprobs, type AskOptions, type LatentStep, type WayResult } from './answer.js';
 import { pickedModelFiles, urlModelFiles } from './model_files.js';
@@ -73,7 +76,10 @@ async function openEngine(): Promise<{ engine: Engine; adapter: string }> {
   if (!navigator.gpu) throw new Error('this browser has no WebGPU (navigator.gpu): open the page in a recent Chrome or Edge, from 127.0.0.1 or https');
   const adapter = await navigator.gpu.requestAdapter();
   if (!adapter) throw new Error('WebGPU found no adapter to run on');
-  const device = params.get('limits') === 'default' ? await adapter.requestDevice() : await requestComputeDevice(adapter);
+  const device =
+    params.get('limits') === 'default'
+      ? await adapter.requestDevice({ requiredFeatures: WANTED_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[] })
+      : await requestComputeDevice(adapter);
   device.lost.then((lost) => lost.reason !== 'destroyed' && showError(`the GPU device was lost: ${lost.message}`));
   const info = adapter.info;
   const name = info.description || [info.vendor, info.architecture].filter(Boolean).join(' ') || 'an unnamed adapter';

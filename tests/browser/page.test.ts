@@ -2,7 +2,7 @@
 // exported CoLaR model from an in-process `serve`, answers fixed questions greedily (the latent
 // Gaussian's mean, argmax tokens), and must give the Node engine's answers, chain lengths,
 // generated tokens and latent readings exactly, and its first log-probs within LOGPROB_TOLERANCE.
-// A model over WebGPU's default storage-binding limit gets the one-line error on the page.
+// A model over WebGPU's default buffer limit gets the one-line error on the page.
 // Prints the adapter Chromium used and one JSON line with each question's time in the page and
 // in Node; saves a screenshot (to a temporary directory, and to $COLAR_SCREENSHOT when set).
 // COLAR_WEB_MODEL=DIR answers with an exported model of yours instead of the random one.
@@ -55,18 +55,21 @@ async function randomColarModel(dir: string): Promise<void> {
   await exportRun(cpu, runDir, dir, { merge: false, overwrite: false });
 }
 
-/** A one-layer model whose embedding table (131072 × 260 f32, 130 MiB) exceeds WebGPU's default 128 MiB binding. */
+/**
+ * A one-layer model whose embedding table (131072 × 520 f32, 260 MiB) exceeds WebGPU's default
+ * 256 MiB buffer. Its weights are zeros: the page must refuse it from the file's header.
+ */
 async function oversizedModel(dir: string): Promise<void> {
-  const cfg = resolveConfig('tiny', 'cot', []);
-  const { json, config: tokenizerConfig, tokenizer } = await runTokenizer(cfg);
-  const config = { vocabSize: 131072, hiddenSize: 260, intermediateSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, numKeyValueHeads: 1, headDim: 130, rmsNormEps: 1e-5, ropeTheta: 10000, maxPositionEmbeddings: 256, tieWordEmbeddings: true, eosTokenId: tokenizer.vocabSize - 1, padTokenId: 0 };
+  const { json, config: tokenizerConfig, tokenizer } = await runTokenizer(resolveConfig('tiny', 'cot', []));
+  const [V, d, f] = [131072, 520, 16];
+  const config = { vocabSize: V, hiddenSize: d, intermediateSize: f, numHiddenLayers: 1, numAttentionHeads: 2, numKeyValueHeads: 1, headDim: d / 2, rmsNormEps: 1e-5, ropeTheta: 10000, maxPositionEmbeddings: 256, tieWordEmbeddings: true, eosTokenId: tokenizer.vocabSize - 1, padTokenId: 0 };
   const shapes: Record<string, number[]> = {
-    'model.embed_tokens.weight': [131072, 260], 'model.norm.weight': [260],
-    'model.layers.0.input_layernorm.weight': [260], 'model.layers.0.post_attention_layernorm.weight': [260],
-    'model.layers.0.self_attn.q_proj.weight': [260, 260], 'model.layers.0.self_attn.k_proj.weight': [130, 260], 'model.layers.0.self_attn.v_proj.weight': [130, 260], 'model.layers.0.self_attn.o_proj.weight': [260, 260],
-    'model.layers.0.mlp.gate_proj.weight': [16, 260], 'model.layers.0.mlp.up_proj.weight': [16, 260], 'model.layers.0.mlp.down_proj.weight': [260, 16],
+    'model.embed_tokens.weight': [V, d], 'model.norm.weight': [d],
+    'model.layers.0.input_layernorm.weight': [d], 'model.layers.0.post_attention_layernorm.weight': [d],
+    'model.layers.0.self_attn.q_proj.weight': [d, d], 'model.layers.0.self_attn.k_proj.weight': [d / 2, d], 'model.layers.0.self_attn.v_proj.weight': [d / 2, d], 'model.layers.0.self_attn.o_proj.weight': [d, d],
+    'model.layers.0.mlp.gate_proj.weight': [f, d], 'model.layers.0.mlp.up_proj.weight': [f, d], 'model.layers.0.mlp.down_proj.weight': [d, f],
   };
-  const tensors = Object.entries(shapes).map(([name, shape]) => ({ name, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.01) }));
+  const tensors = Object.entries(shapes).map(([name, shape]) => ({ name, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) }));
   await writeModelDir(dir, { config, tensors, tokenizer: json, tokenizerConfig });
 }
 
@@ -136,7 +139,7 @@ describe('the page in headless Chromium', () => {
   it('says in one line on the page when a model exceeds the device limits', async () => {
     const page = await openPage(servers[1], '?model=/model/&limits=default');
     const message = await page.evaluate(() => window.colar.model.then(() => 'loaded', (err: Error) => err.message));
-    expect(message).toMatch(/model\.embed_tokens\.weight.*136314880.*134217728/);
+    expect(message).toMatch(/"model\.embed_tokens\.weight" is 260 MiB; this device holds at most 256 MiB per buffer \(maxBufferSize\)$/);
     expect(message).not.toContain('\n');
     expect(await page.$eval('#error', (el) => (el as HTMLElement).hidden ? null : el.textContent)).toBe(message);
     await page.close();
