@@ -3,7 +3,7 @@
 // directory (e.g. the Llama-3.2-1B shape written by `colar-wgpu init --preset llama-3.2-1b`).
 import * as E from '../engine/index.js';
 import { Decoder } from '../colar/llama/decoder.js';
-import { loadModelDir } from '../colar/llama/load.js';
+import { loadModelDir } from '../colar/llama/node_files.js';
 import type { Llama } from '../colar/llama/model.js';
 import { buildRunModel } from '../colar/run.js';
 import { resolveConfig } from '../colar/train_config.js';

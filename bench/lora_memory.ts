@@ -9,9 +9,9 @@
 import * as E from '../engine/index.js';
 import { parseLlamaConfig, toHF, type LlamaConfig } from '../colar/llama/config.js';
 import { initLlama } from '../colar/llama/init.js';
-import { loadModelDir } from '../colar/llama/load.js';
+import { loadModelDir } from '../colar/llama/node_files.js';
 import { applyLora } from '../colar/llama/lora.js';
-import { writeModelDir } from '../colar/llama/model_dir.js';
+import { writeModelDir } from '../colar/llama/model_dir_write.js';
 
 const VOCAB = 128_256;
 

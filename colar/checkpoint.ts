@@ -11,7 +11,8 @@ import * as E from '../engine/index.js';
 import { failpoint } from '../io/failpoint.js';
 import { makeDir, withFileError, writeFileAtomic } from '../io/files.js';
 import { firstNonFinite } from './llama/load.js';
-import { SafetensorsFile, writeSafetensors } from './llama/safetensors.js';
+import { openSafetensors, writeSafetensors } from './llama/safetensors.js';
+import { readTensorsInto } from './llama/safetensors_reader.js';
 
 export const WEIGHTS = 'weights.safetensors';
 export const OPTIMIZER = 'optimizer.safetensors';
@@ -160,21 +161,9 @@ export async function readState(ckptDir: string): Promise<CheckpointState> {
  * same shape unless `partial` (loading a CoT checkpoint into a CoLaR model adds the head).
  */
 export async function loadWeights(file: string, into: Map<string, E.Tensor>, opts: { partial?: boolean; prefix?: string } = {}): Promise<number> {
-  const f = await SafetensorsFile.open(file);
+  const f = await openSafetensors(file);
   try {
-    const stored = new Map(f.tensors.map((t) => [t.name, t]));
-    let loaded = 0;
-    for (const [name, t] of into) {
-      const info = stored.get((opts.prefix ?? '') + name);
-      if (!info) {
-        if (opts.partial) continue;
-        throw new Error(`${file}: tensor ${name} is missing`);
-      }
-      if (info.shape.join() !== t.shape.join()) throw new Error(`${file}: tensor ${name} has shape [${info.shape}] but the model needs [${t.shape}]`);
-      t.assign(await f.read(info.name));
-      loaded++;
-    }
-    return loaded;
+    return await readTensorsInto(f, into, opts);
   } finally {
     await f.close();
   }
@@ -182,7 +171,7 @@ export async function loadWeights(file: string, into: Map<string, E.Tensor>, opt
 
 /** Restores AdamW moments and step count saved by saveCheckpoint. */
 export async function loadOptimizer(file: string, optimizer: E.AdamW, names: string[]): Promise<void> {
-  const f = await SafetensorsFile.open(file);
+  const f = await openSafetensors(file);
   try {
     optimizer.step = Number(f.metadata.step ?? 0);
     for (const [i, n] of names.entries()) {

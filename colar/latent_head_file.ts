@@ -1,14 +1,12 @@
 // The latent head beside an exported model: latent_head.safetensors (tensors under the
 // checkpoint names, latent_head.w1 …) and latent_head.json, what inference needs to rebuild it:
 //   {"hidden_size", "intermediate_size", "embed_std", "pooling", "layer_norm_eps", "activation"}
+// Read from any ModelFiles source; writing is Node's (latent_head_write.ts).
 
-import { join } from 'node:path';
 import * as E from '../engine/index.js';
-import { writeFileAtomic } from '../io/files.js';
-import { loadWeights } from './checkpoint.js';
 import { LatentHead } from './latent_head.js';
-import { readJsonFile } from './llama/config.js';
-import { writeSafetensors } from './llama/safetensors.js';
+import { filePath, type ModelFiles, openFile, readJson } from './llama/model_files.js';
+import { readTensorsInto, SafetensorsReader } from './llama/safetensors_reader.js';
 import type { Pooling } from './sequence.js';
 
 export const LATENT_HEAD_WEIGHTS = 'latent_head.safetensors';
@@ -25,23 +23,11 @@ export interface LatentHeadConfig {
   activation: 'gelu';
 }
 
-export async function saveLatentHead(dir: string, head: LatentHead, pooling: Pooling): Promise<void> {
-  const params = head.namedParameters();
-  await writeSafetensors(join(dir, LATENT_HEAD_WEIGHTS), [...params].map(([name, t]) => ({ name, shape: [...t.shape], data: () => t.float32() })), { format: 'pt' });
-  const config: LatentHeadConfig = {
-    hidden_size: head.params.wMean.shape[0],
-    intermediate_size: head.params.w1.shape[0],
-    embed_std: head.embedStd,
-    pooling,
-    layer_norm_eps: 1e-5,
-    activation: 'gelu',
-  };
-  await writeFileAtomic(join(dir, LATENT_HEAD_CONFIG), JSON.stringify(config, null, 2) + '\n');
-}
-
-export async function readLatentHeadConfig(dir: string): Promise<LatentHeadConfig> {
-  const file = join(dir, LATENT_HEAD_CONFIG);
-  const json = (await readJsonFile(file)) as Record<string, unknown>;
+/** latent_head.json of the source, validated. */
+export async function readLatentHeadConfig(files: ModelFiles): Promise<LatentHeadConfig> {
+  const file = filePath(files, LATENT_HEAD_CONFIG);
+  const json = (await readJson(files, LATENT_HEAD_CONFIG)) as Record<string, unknown> | undefined;
+  if (json === undefined) throw new Error(`${file}: cannot read: no such file`);
   const positive = (key: string) => {
     if (typeof json?.[key] !== 'number' || !((json[key] as number) > 0)) throw new Error(`${file}: field ${key} must be a positive number`);
   };
@@ -50,11 +36,19 @@ export async function readLatentHeadConfig(dir: string): Promise<LatentHeadConfi
   return json as unknown as LatentHeadConfig;
 }
 
-/** The head saved in `dir`, for a model of the given hidden size. */
-export async function loadLatentHead(engine: E.Engine, dir: string, hiddenSize: number): Promise<{ head: LatentHead; pooling: Pooling }> {
-  const config = await readLatentHeadConfig(dir);
-  if (config.hidden_size !== hiddenSize) throw new Error(`${join(dir, LATENT_HEAD_CONFIG)}: hidden_size ${config.hidden_size} does not match the model's ${hiddenSize}`);
-  const head = LatentHead.init(engine, hiddenSize, config.intermediate_size, config.embed_std, new E.Rng(0));
-  await loadWeights(join(dir, LATENT_HEAD_WEIGHTS), head.namedParameters());
-  return { head, pooling: config.pooling };
+/** The head the source holds, for a model of the given hidden size; null when it holds none. */
+export async function loadLatentHead(engine: E.Engine, files: ModelFiles, hiddenSize: number): Promise<{ head: LatentHead; pooling: Pooling } | null> {
+  const source = await openFile(files, LATENT_HEAD_WEIGHTS);
+  if (!source) return null;
+  const weights = await SafetensorsReader.open(source, filePath(files, LATENT_HEAD_WEIGHTS));
+  try {
+    const config = await readLatentHeadConfig(files);
+    if (config.hidden_size !== hiddenSize) throw new Error(`${filePath(files, LATENT_HEAD_CONFIG)}: hidden_size ${config.hidden_size} does not match the model's ${hiddenSize}`);
+    const head = LatentHead.init(engine, hiddenSize, config.intermediate_size, config.embed_std, new E.Rng(0));
+    E.checkModelFits(engine, [...head.namedParameters()].map(([name, t]) => ({ where: `${weights.path}: tensor "${name}"`, shape: t.shape, dtype: t.dtype })));
+    await readTensorsInto(weights, head.namedParameters());
+    return { head, pooling: config.pooling };
+  } finally {
+    await weights.close();
+  }
 }

@@ -9,17 +9,15 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as E from '../engine/index.js';
 import { loadWeights } from './checkpoint.js';
-import type { LatentHead } from './latent_head.js';
-import { LATENT_HEAD_WEIGHTS, loadLatentHead } from './latent_head_file.js';
-import { readJsonFile } from './llama/config.js';
-import { loadModelDir } from './llama/load.js';
+import { LATENT_HEAD_WEIGHTS } from './latent_head_file.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadLora, mergeLora } from './llama/lora.js';
 import type { Llama } from './llama/model.js';
-import { CONFIG_FILE, ModelDir, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, checkTokenizerFitsModel } from './llama/model_dir.js';
+import { CONFIG_FILE, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from './llama/model_dir.js';
+import { dirFiles, loadModelDir, openModelDir, readJsonFile } from './llama/node_files.js';
 import { Tokenizer } from './llama/tokenizer.js';
-import { loadRun, promptTokenizer, readRunConfig, RUN_CONFIG, runTokenizer, type RunModel } from './run.js';
-import type { Pooling } from './sequence.js';
-import { presetConfig, type TrainConfig } from './train_config.js';
+import { loadModelFiles, type LoadedModelFiles } from './model_files.js';
+import { loadRun, readRunConfig, RUN_CONFIG, runTokenizer, type RunModel } from './run.js';
+import type { TrainConfig } from './train_config.js';
 
 export type ModelSource = { kind: 'run'; dir: string } | { kind: 'hf'; dir: string; adapter: string | null };
 
@@ -57,14 +55,10 @@ export async function resolveModelSource(dir: string, adapter: string | null, na
   throw new Error(`${names.model} ${dir}: ${EXPECTED}`);
 }
 
-export interface LoadedModel {
+export interface LoadedModel extends LoadedModelFiles {
   run: RunModel;
   /** the run's config; null for an exported directory */
   cfg: TrainConfig | null;
-  /** how the latent head's chains were compressed in training */
-  pooling: Pooling;
-  /** the tokens that end a generated text */
-  eosIds: number[];
 }
 
 /** The model of any source, ready for inference: adapters applied, latent head when there is one. */
@@ -73,20 +67,12 @@ export async function loadModel(engine: E.Engine, source: ModelSource, opts: { a
     const { cfg, run } = await loadRun(engine, source.dir);
     return { run, cfg, pooling: cfg.colar.pooling, eosIds: [run.prompt.eosId] };
   }
-  const dir = await ModelDir.open(source.dir);
-  const eosIds = dir.eosTokenIds();
-  const tokenizerConfig = dir.tokenizerConfig?.raw ?? {};
-  await dir.close();
-  const { tokenizer } = await modelDirTokenizer(source.dir);
-  // inference trains nothing: 16-bit weights stay 16-bit
-  const model = await loadModelDir(engine, source.dir, { frozen: true, allowNonFinite: opts.allowNonFinite });
-  checkTokenizerFitsModel(tokenizer, model.config, source.dir);
-  if (source.adapter) await loadLora(model, source.adapter);
-  let head: LatentHead | null = null;
-  let pooling = (presetConfig('tiny').colar as { pooling: Pooling }).pooling;
-  const headDir = source.adapter && (await isFile(join(source.adapter, LATENT_HEAD_WEIGHTS))) ? source.adapter : source.dir;
-  if (await isFile(join(headDir, LATENT_HEAD_WEIGHTS))) ({ head, pooling } = await loadLatentHead(engine, headDir, model.config.hiddenSize));
-  return { run: { model, head, tokenizer, prompt: promptTokenizer(tokenizer, tokenizerConfig) }, cfg: null, pooling, eosIds };
+  const adapter = source.adapter;
+  const loaded = await loadModelFiles(engine, dirFiles(source.dir), {
+    allowNonFinite: opts.allowNonFinite,
+    adapter: adapter === null ? undefined : { files: dirFiles(adapter), apply: async (model) => void (await loadLora(model, adapter)) },
+  });
+  return { ...loaded, cfg: null };
 }
 
 /** The model a training run builds on (model.path, model.adapter): adapters folded in, no head. */
@@ -125,12 +111,12 @@ export async function sourceTokenizer(source: ModelSource): Promise<{ tokenizer:
 export async function loadExportedWeights(dir: string, into: Map<string, E.Tensor>): Promise<number> {
   let loaded = 0;
   if (await isFile(join(dir, CONFIG_FILE))) {
-    const model = await ModelDir.open(dir);
+    const model = await openModelDir(dir);
     try {
       for (const [name, t] of into) {
         const info = model.info(name);
         if (!info) continue;
-        if (info.shape.join() !== t.shape.join()) throw new Error(`${join(dir, info.file)}: tensor ${name} has shape [${info.shape}] but the model needs [${t.shape}]`);
+        if (info.shape.join() !== t.shape.join()) throw new Error(`${model.path(info.file)}: tensor ${name} has shape [${info.shape}] but the model needs [${t.shape}]`);
         t.assign(await model.read(name));
         loaded++;
       }

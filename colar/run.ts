@@ -7,11 +7,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as E from '../engine/index.js';
 import { loadRecords } from '../datasets/load.js';
-import { withSpecialTokens, type PromptTokenizer } from '../datasets/prompt.js';
+import type { PromptTokenizer } from '../datasets/prompt.js';
 import type { QsaRecord } from '../datasets/record.js';
 import type { Split } from '../datasets/split.js';
 import { arithmeticDataset } from '../datasets/synthetic.js';
-import { syntheticTokenizerFiles, SPECIAL_TOKENS } from '../datasets/vocab.js';
+import { promptTokenizer, syntheticTokenizerFiles } from '../datasets/vocab.js';
 import { withFileError, writeFileAtomic } from '../io/files.js';
 import { latestCheckpoint, loadWeights, WEIGHTS } from './checkpoint.js';
 import { embeddingStd, LatentHead } from './latent_head.js';
@@ -22,6 +22,7 @@ import { initLlama } from './llama/init.js';
 import { ADAPTER_CONFIG_FILE, applyLora, loraParameters } from './llama/lora.js';
 import type { Llama } from './llama/model.js';
 import { CONFIG_FILE, checkTokenizerFitsModel } from './llama/model_dir.js';
+import { dirFiles } from './llama/node_files.js';
 import { Tokenizer } from './llama/tokenizer.js';
 import { CONFIG_NAMES, isFile, loadBaseModel, loadExportedWeights, resolveModelSource, sourceTokenizer } from './model_source.js';
 import { arithmeticOptions, normalizeRunConfig, type TrainConfig } from './train_config.js';
@@ -45,11 +46,6 @@ export async function runTokenizer(cfg: TrainConfig): Promise<{ tokenizer: Token
   if (cfg.model.path) return sourceTokenizer(await baseSource(cfg));
   const files = syntheticTokenizerFiles(cfg.data.numbers);
   return { tokenizer: Tokenizer.fromJSON(files.tokenizer, 'synthetic tokenizer'), json: files.tokenizer, config: files.config };
-}
-
-export function promptTokenizer(tokenizer: Tokenizer, config: Record<string, unknown>): PromptTokenizer {
-  const name = (key: string, fallback: string) => (typeof config[key] === 'string' ? (config[key] as string) : fallback);
-  return withSpecialTokens(tokenizer, { eos_token: name('eos_token', SPECIAL_TOKENS.eos), pad_token: name('pad_token', name('eos_token', SPECIAL_TOKENS.pad)) });
 }
 
 /** A split of the built-in task as the run configures it. */
@@ -112,7 +108,7 @@ export async function buildRunModel(engine: E.Engine, cfg: TrainConfig, withHead
   if (cfg.model.init_from) await loadInitFrom(cfg.model.init_from, new Map([...model.namedParameters(), ...checkpointTensors(run, cfg)]), true);
   if (withHead) {
     const parent = cfg.model.init_from ? await readRunConfig(cfg.model.init_from).catch(() => null) : null;
-    const exportedHead = cfg.model.init_from && !parent ? await readLatentHeadConfig(cfg.model.init_from).catch(() => null) : null;
+    const exportedHead = cfg.model.init_from && !parent ? await readLatentHeadConfig(dirFiles(cfg.model.init_from)).catch(() => null) : null;
     cfg.colar.embed_std ??= parent?.colar.embed_std ?? exportedHead?.embed_std ?? (await embeddingStd(model.embedTokens));
     run.head = LatentHead.init(engine, model.config.hiddenSize, cfg.colar.head_intermediate, cfg.colar.embed_std, rng);
     if (cfg.model.init_from) await loadInitFrom(cfg.model.init_from, run.head.namedParameters(), false);

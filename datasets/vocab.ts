@@ -6,7 +6,7 @@
 // Llama-3 pre-tokenizer can cut is one token. Specials are added tokens after the vocabulary.
 
 import { LLAMA3_PRETOKENIZER_PATTERN } from '../colar/llama/tokenizer.js';
-import { answerText, questionPromptText, THINKING_SEPARATOR } from './prompt.js';
+import { answerText, questionPromptText, THINKING_SEPARATOR, withSpecialTokens, type PromptTokenizer } from './prompt.js';
 import { arithmeticTemplateQuestions } from './synthetic.js';
 
 export const NUMBER_TOKENS = ['digits', 'chunks'] as const;
@@ -18,6 +18,12 @@ export const SPECIAL_TOKENS = {
   eos: '<|eot_id|>',
   pad: '[PAD]',
 } as const;
+
+/** A tokenizer as prompts use it: the EOS and PAD its tokenizer_config.json names, else the project's. */
+export function promptTokenizer(tokenizer: Pick<PromptTokenizer, 'encode' | 'tokenToId'>, config: Record<string, unknown>): PromptTokenizer {
+  const name = (key: string, fallback: string) => (typeof config[key] === 'string' ? (config[key] as string) : fallback);
+  return withSpecialTokens(tokenizer, { eos_token: name('eos_token', SPECIAL_TOKENS.eos), pad_token: name('pad_token', name('eos_token', SPECIAL_TOKENS.pad)) });
+}
 
 // The same pattern for JavaScript (no inline (?i:) groups); enough for the ASCII template texts.
 const PRETOKENIZER = /'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu;

@@ -46,11 +46,6 @@ export function fileError(err: unknown, op: string, file: string): Error {
   return new FileError(`cannot ${op} ${file}: ${reason}`, code);
 }
 
-/** `message` on one line: a parser's message may quote the file's content, line breaks and all. */
-export function oneLine(message: string): string {
-  return message.replace(/\r\n|\r|\n/g, '\\n');
-}
-
 /** Runs `fn`, reporting a file-system failure as `cannot <op> <file>: <reason>`. */
 export async function withFileError<T>(op: string, file: string, fn: () => Promise<T>): Promise<T> {
   try {

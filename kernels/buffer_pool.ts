@@ -34,10 +34,11 @@ export class BufferPool {
   ) {}
 
   acquire(bytes: number): GPUBuffer {
-    const size = sizeClass(bytes);
-    if (size > this.maxBufferSize) {
+    if (bytes > this.maxBufferSize) {
       throw new Error(`buffer of ${bytes} bytes exceeds the adapter's maxBufferSize ${this.maxBufferSize}`);
     }
+    // a buffer that fits the device is never refused for its class's rounding up
+    const size = Math.min(sizeClass(bytes), Math.floor(this.maxBufferSize / 4) * 4);
     const buffer =
       this.free.get(size)?.pop() ??
       this.create(size);

@@ -3,10 +3,8 @@
 //
 // Parsing is strict where a silent default would build a different model: the shape fields are
 // required, and architecture options we do not implement (biases, other activations or rope
-// types) are errors rather than ignored.
-
-import { readFile } from 'node:fs/promises';
-import { oneLine } from '../../io/files.js';
+// types) are errors rather than ignored. Reading the files is the caller's (node_files.ts in
+// Node, model_files.ts from any source).
 
 export interface Llama3RopeScaling {
   type: 'llama3';
@@ -131,21 +129,6 @@ function asObject(json: unknown, source: string): Record<string, unknown> {
   return json as Record<string, unknown>;
 }
 
-/** Reads and parses a JSON file; errors name the file. */
-export async function readJsonFile(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new Error(`${path}: cannot read: ${(e as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${path}: not valid JSON: ${oneLine((e as Error).message)}`);
-  }
-}
-
 /** Validates a parsed HF config.json of a Llama model; `source` names the file in errors. */
 export function parseLlamaConfig(json: unknown, source = 'config.json'): LlamaConfig {
   const r = new ConfigReader(asObject(json, source), source);
@@ -216,10 +199,6 @@ function parseRopeScaling(r: ConfigReader | undefined): Llama3RopeScaling | unde
   return scaling;
 }
 
-export async function readLlamaConfig(path: string): Promise<LlamaConfig> {
-  return parseLlamaConfig(await readJsonFile(path), path);
-}
-
 /** The config.json transformers writes for LlamaForCausalLM with this configuration. */
 export function toHF(config: LlamaConfig): Record<string, unknown> {
   const json: Record<string, unknown> = {
@@ -275,10 +254,6 @@ export function parseGenerationConfig(json: unknown, source = 'generation_config
     ['maxLength', r.optionalNumber('max_length', (x) => Number.isSafeInteger(x) && x > 0, 'a positive integer')],
   ];
   return Object.fromEntries(entries.filter(([, v]) => v !== undefined)) as GenerationConfig;
-}
-
-export async function readGenerationConfig(path: string): Promise<GenerationConfig> {
-  return parseGenerationConfig(await readJsonFile(path), path);
 }
 
 /** generation_config.json as transformers writes it. */

@@ -1,11 +1,14 @@
 // The Llama-3.2 package's public API: the model, its Hugging Face directory (config, safetensors,
 // tokenizer), generation and LoRA adapters.
-export { type LlamaConfig, type GenerationConfig, type Llama3RopeScaling, type LlamaPresetName, type TinyPresetOptions, llamaPreset, parseLlamaConfig, readLlamaConfig, toHF, parseGenerationConfig, readGenerationConfig, generationConfigToHF } from './config.js';
+export { type LlamaConfig, type GenerationConfig, type Llama3RopeScaling, type LlamaPresetName, type TinyPresetOptions, llamaPreset, parseLlamaConfig, toHF, parseGenerationConfig, generationConfigToHF } from './config.js';
+export { dirFiles, openModelDir, loadModelDir, readJsonFile, readLlamaConfig, readGenerationConfig, readTokenizerFile } from './node_files.js';
+export { type ModelFiles, type ByteSource, memoryFiles, bytesSource, filePath } from './model_files.js';
 export { Llama, type DecoderLayer, type ForwardInput, type ForwardOutput } from './model.js';
 export { buildLlama, initLlama, type WeightSource } from './init.js';
-export { loadModelDir, saveModelDir } from './load.js';
-export { ModelDir, writeModelDir, parseTokenizerConfig, type ModelDirContents, type ModelTensorInfo, type TokenizerConfig, CONFIG_FILE, WEIGHTS_FILE, WEIGHTS_INDEX_FILE, TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, GENERATION_CONFIG_FILE } from './model_dir.js';
-export { SafetensorsFile, writeSafetensors, type SafetensorsDType, type TensorInfo, type TensorData, type TensorToWrite, type WritableDType } from './safetensors.js';
+export { loadLlama, type LoadModelOptions } from './load.js';
+export { writeModelDir, saveModelDir, type ModelDirContents } from './model_dir_write.js';
+export { ModelDir, parseTokenizerConfig, type ModelTensorInfo, type TokenizerConfig, CONFIG_FILE, WEIGHTS_FILE, WEIGHTS_INDEX_FILE, TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, GENERATION_CONFIG_FILE } from './model_dir.js';
+export { SafetensorsReader, openSafetensors, writeSafetensors, type SafetensorsDType, type TensorInfo, type TensorData, type TensorToWrite, type WritableDType } from './safetensors.js';
 export { Tokenizer, type DecodeOptions } from './tokenizer.js';
 export { Linear, type LoraWeights } from './linear.js';
 export { type LoraConfig, DEFAULT_LORA, applyLora, loraParameters, mergeLora, saveLora, loadLora, peftAdapterConfig, parsePeftAdapterConfig, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from './lora.js';

@@ -1,16 +1,16 @@
-// Moving whole models between disk (Hugging Face layout) and the device. Tensors stream one at
-// a time, so host memory holds at most one tensor beyond what the device copies.
+// Moving a whole model from its files (Hugging Face layout, any ModelFiles source) to the device.
+// Tensors stream one at a time, so host memory holds at most one tensor beyond what the device
+// copies. Every tensor is checked against the device's limits before the first is uploaded.
 //
 // Loading is strict: the checkpoint must hold exactly the weights config.json describes, with
 // their shapes, as floating-point values, and finite unless asked otherwise. Names, shapes and
 // dtypes are checked from the headers before any tensor is read.
 
-import { join } from 'node:path';
 import * as E from '../../engine/index.js';
 import { buildLlama, llamaWeightNames, llamaWeightShape } from './init.js';
 import type { Llama } from './model.js';
-import { CONFIG_FILE, ModelDir, type ModelDirContents, type ModelTensorInfo, writeModelDir } from './model_dir.js';
-import type { SafetensorsDType, TensorData } from './safetensors.js';
+import { CONFIG_FILE, type ModelDir, type ModelTensorInfo } from './model_dir.js';
+import type { SafetensorsDType, TensorData } from './safetensors_reader.js';
 
 export interface LoadModelOptions {
   /** Load weights holding NaN or infinity instead of refusing them (e.g. to inspect a diverged run). */
@@ -29,8 +29,8 @@ const RECOMPUTED_BUFFER = /^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$
 
 /** Refuses a checkpoint whose tensors are not exactly the weights of the model its config.json describes. */
 function checkTensors(dir: ModelDir): void {
-  const where = (t: ModelTensorInfo) => `${join(dir.dir, t.file)}: tensor "${t.name}"`;
-  const config = join(dir.dir, CONFIG_FILE);
+  const where = (t: ModelTensorInfo) => `${dir.path(t.file)}: tensor "${t.name}"`;
+  const config = dir.path(CONFIG_FILE);
   for (const t of dir.tensors) {
     const shape = llamaWeightShape(dir.config, t.name);
     if (shape === undefined) {
@@ -44,7 +44,7 @@ function checkTensors(dir: ModelDir): void {
     if (t.shape.join() !== shape.join()) throw new Error(`${where(t)} has shape [${t.shape}], but ${config} needs [${shape}]`);
     if (!FLOAT_DTYPES.includes(t.dtype)) throw new Error(`${where(t)} has dtype ${t.dtype}; weights must be floating point (${FLOAT_DTYPES.join(', ')})`);
   }
-  for (const name of llamaWeightNames(dir.config)) if (dir.info(name) === undefined) throw new Error(`${dir.dir}: tensor "${name}" is missing (${config} needs it)`);
+  for (const name of llamaWeightNames(dir.config)) if (dir.info(name) === undefined) throw new Error(`${dir.files.label}: tensor "${name}" is missing (${config} needs it)`);
 }
 
 /** The index of the first NaN or ±Infinity in `values`, or -1. */
@@ -58,16 +58,17 @@ function firstNonFiniteBf16(bits: Uint16Array): number {
   return bits.findIndex((b) => (b & 0x7f80) === 0x7f80);
 }
 
-export async function loadModelDir(engine: E.Engine, path: string, options: LoadModelOptions = {}): Promise<Llama> {
-  const dir = await ModelDir.open(path);
+/** The model of an opened directory on the engine's device; closes the directory. */
+export async function loadLlama(engine: E.Engine, dir: ModelDir, options: LoadModelOptions = {}): Promise<Llama> {
   const weights = new Map<string, E.Tensor>();
   const keeps16 = (info: ModelTensorInfo) => options.frozen === true && info.dtype === 'BF16' && info.shape.length === 2;
   try {
     checkTensors(dir);
-    // In on-disk order; what the model does not use (a tied model's lm_head copy) is never read.
-    for (const info of dir.tensors) {
-      if (llamaWeightShape(dir.config, info.name) === undefined) continue;
-      const nonFinite = (at: number, value: number) => new Error(`${join(path, info.file)}: tensor "${info.name}" holds ${value} at element ${at}; weights must be finite`);
+    // what the model does not use (a tied model's lm_head copy) is never read
+    const used = dir.tensors.filter((info) => llamaWeightShape(dir.config, info.name) !== undefined);
+    E.checkModelFits(engine, used.map((info) => ({ where: `${dir.path(info.file)}: tensor "${info.name}"`, shape: info.shape, dtype: keeps16(info) ? 'bf16' : 'f32' })));
+    for (const info of used) {
+      const nonFinite = (at: number, value: number) => new Error(`${dir.path(info.file)}: tensor "${info.name}" holds ${value} at element ${at}; weights must be finite`);
       if (keeps16(info)) {
         const bits = await dir.readBf16Bits(info.name);
         const bad = options.allowNonFinite ? -1 : firstNonFiniteBf16(bits);
@@ -87,17 +88,4 @@ export async function loadModelDir(engine: E.Engine, path: string, options: Load
   } finally {
     await dir.close();
   }
-}
-
-/**
- * Writes config.json, the weights (in `floatDType`, default F32) and the tokenizer files; LoRA
- * adapters must be merged first. `tokenizer` is a tokenizer.json path to copy or its parsed JSON.
- */
-export async function saveModelDir(model: Llama, path: string, tokenizer: string | object, tokenizerConfig?: Record<string, unknown>, floatDType?: ModelDirContents['floatDType']): Promise<void> {
-  const tensors = [...model.namedParameters()].map(([name, t]) => ({
-    name,
-    shape: [...t.shape],
-    data: () => t.float32(),
-  }));
-  await writeModelDir(path, { config: model.config, tensors, tokenizer, tokenizerConfig, floatDType });
 }

@@ -4,8 +4,8 @@
 import { join } from 'node:path';
 import * as E from '../../engine/index.js';
 import { makeDir, writeFileAtomic } from '../../io/files.js';
-import { readJsonFile } from './config.js';
-import { SafetensorsFile, writeSafetensors } from './safetensors.js';
+import { readJsonFile } from './node_files.js';
+import { openSafetensors, writeSafetensors } from './safetensors.js';
 import type { Linear } from './linear.js';
 import type { Llama } from './model.js';
 
@@ -148,7 +148,7 @@ export async function loadLora(model: Llama, dir: string): Promise<LoraConfig> {
   const configFile = join(dir, ADAPTER_CONFIG_FILE);
   const cfg = parsePeftAdapterConfig((await readJsonFile(configFile)) as Record<string, unknown>, configFile);
   applyLora(model, cfg, new E.Rng(0));
-  const file = await SafetensorsFile.open(join(dir, ADAPTER_WEIGHTS_FILE));
+  const file = await openSafetensors(join(dir, ADAPTER_WEIGHTS_FILE));
   try {
     for (const [name, t] of loraParameters(model, cfg.targetModules)) {
       const info = file.info(name);

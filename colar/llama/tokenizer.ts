@@ -6,9 +6,6 @@
 // (lowest rank first, leftmost on ties, as HF does) → ids. Pieces are cached, so text that repeats
 // words costs one Map lookup per word. decode: ids → token strings → bytes → UTF-8.
 
-import { readFile } from 'node:fs/promises';
-import { oneLine } from '../../io/files.js';
-
 export interface DecodeOptions {
   skipSpecialTokens?: boolean;
 }
@@ -214,16 +211,6 @@ export class Tokenizer {
       // Longest first, so that the leftmost match of the alternation is also the longest.
       .map((tokens) => tokens.sort((a, b) => b.content.length - a.content.length))
       .map(addedTokenPass);
-  }
-
-  static async fromFile(path: string): Promise<Tokenizer> {
-    let json: unknown;
-    try {
-      json = JSON.parse(await readFile(path, 'utf8'));
-    } catch (e) {
-      throw new Error(`${path}: cannot read tokenizer JSON: ${oneLine((e as Error).message)}`);
-    }
-    return Tokenizer.fromJSON(json, path);
   }
 
   /** Builds a tokenizer from a parsed tokenizer.json; `source` names the file in errors. */

@@ -4,7 +4,8 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
-import { FileError, oneLine } from '../../io/files.js';
+import { FileError } from '../../io/files.js';
+import { oneLine } from '../../io/one_line.js';
 import { DatasetError, MalformedRecord } from '../dataset_error.js';
 import type { RawRecord } from '../raw_record.js';
 import { readUtf8Chunks } from '../utf8_text.js';

@@ -1,7 +1,7 @@
 // Shared by the JSON-lines formats: one object a line, with typed field access that reports
 // what is wrong with the record instead of failing later on an undefined.
 
-import { oneLine } from '../../io/files.js';
+import { oneLine } from '../../io/one_line.js';
 import { MalformedRecord } from '../dataset_error.js';
 
 export function parseJsonObject(text: string): Record<string, unknown> {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { initCommand } from '../../cli/init.js';
-import { ModelDir } from '../../colar/llama/model_dir.js';
+import { openModelDir } from '../../colar/llama/node_files.js';
 import { buildRunModel } from '../../colar/run.js';
 import { resolveConfig } from '../../colar/train_config.js';
 import { webgpu } from '../helpers/engines.js';
@@ -23,7 +23,7 @@ async function init(...args: string[]): Promise<void> {
 }
 
 async function dtypes(out: string): Promise<{ torch: string | undefined; floats: string[] }> {
-  const d = await ModelDir.open(out);
+  const d = await openModelDir(out);
   try {
     return { torch: d.config.torchDtype, floats: [...new Set(d.tensors.map((t) => t.dtype))] };
   } finally {
@@ -51,7 +51,7 @@ describe('colar-wgpu init --dtype', () => {
   it.each(['tiny', 'small'])('--preset %s writes the model that train builds from that preset, weight for weight', async (preset) => {
     const out = join(dir, `preset-${preset}`);
     await init('--preset', preset, '--out', out);
-    const d = await ModelDir.open(out);
+    const d = await openModelDir(out);
     const written = new Map(await Promise.all(d.tensors.map(async (t) => [t.name, { shape: t.shape, bytes: Buffer.from(Float32Array.from(await d.read(t.name)).buffer) }] as const)));
     await d.close();
     // the same weights, bit for bit on the same backend: init writes them one at a time from the same draws

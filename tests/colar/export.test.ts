@@ -14,12 +14,14 @@ import { generateCommand } from '../../cli/generate.js';
 import { scoreCommand } from '../../cli/score.js';
 import { saveCheckpoint } from '../../colar/checkpoint.js';
 import { exportRun } from '../../colar/export.js';
-import { parseLlamaConfig, readLlamaConfig, toHF } from '../../colar/llama/config.js';
+import { parseLlamaConfig, toHF } from '../../colar/llama/config.js';
+import { readLlamaConfig } from '../../colar/llama/node_files.js';
 import { buildLlama, initLlama } from '../../colar/llama/init.js';
-import { loadModelDir, saveModelDir } from '../../colar/llama/load.js';
+import { saveModelDir } from '../../colar/llama/model_dir_write.js';
+import { loadModelDir } from '../../colar/llama/node_files.js';
 import { parsePeftAdapterConfig } from '../../colar/llama/lora.js';
 import type { Llama } from '../../colar/llama/model.js';
-import { SafetensorsFile } from '../../colar/llama/safetensors.js';
+import { openSafetensors } from '../../colar/llama/safetensors.js';
 import { tokenLogprobs } from '../../colar/llama/score.js';
 import { CLI_NAMES, loadModel, resolveModelSource } from '../../colar/model_source.js';
 import { buildRunModel, checkpointTensors, loadRun, runDatasets, writeRunFiles } from '../../colar/run.js';
@@ -61,13 +63,13 @@ async function runScore(runDir: string): Promise<{ total: number; ids: number[] 
 /** PEFT's semantics, computed here: every targeted weight becomes W + lora_alpha/r · B·A (float64). */
 async function peftMerged(baseDir: string, adapterDir: string | null): Promise<Llama> {
   const weights = new Map<string, Float64Array>();
-  const base = await SafetensorsFile.open(join(baseDir, 'model.safetensors'));
+  const base = await openSafetensors(join(baseDir, 'model.safetensors'));
   for (const t of base.tensors) weights.set(t.name, Float64Array.from(await base.read(t.name)));
   await base.close();
   if (adapterDir) {
     const cfg = JSON.parse(await readFile(join(adapterDir, 'adapter_config.json'), 'utf8'));
     const scale = cfg.use_rslora ? cfg.lora_alpha / Math.sqrt(cfg.r) : cfg.lora_alpha / cfg.r;
-    const adapter = await SafetensorsFile.open(join(adapterDir, 'adapter_model.safetensors'));
+    const adapter = await openSafetensors(join(adapterDir, 'adapter_model.safetensors'));
     for (const a of adapter.tensors.filter((t) => t.name.endsWith('.lora_A.weight'))) {
       const module = a.name.replace(/^base_model\.model\./, '').replace(/\.lora_A\.weight$/, '');
       const [r, inF] = a.shape;
@@ -126,7 +128,7 @@ describe('export', () => {
       peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: dirs.cotOut, r: 2, lora_alpha: 6, lora_dropout: 0,
       target_modules: ['q_proj', 'v_proj', 'down_proj'], bias: 'none', fan_in_fan_out: false, inference_mode: true, use_rslora: false, use_dora: false, modules_to_save: null,
     });
-    const f = await SafetensorsFile.open(join(dirs.loraOut, 'adapter_model.safetensors'));
+    const f = await openSafetensors(join(dirs.loraOut, 'adapter_model.safetensors'));
     expect(f.metadata).toEqual({ format: 'pt' });
     expect(f.info('base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight')?.shape).toEqual([2, 16]);
     expect(f.info('base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight')?.shape).toEqual([16, 2]);
@@ -271,7 +273,7 @@ describe('export', () => {
     const out = join(root, 'bf16-merged');
     await exportRun(cpu, runDir, out, { merge: true, overwrite: false });
     expect((await readLlamaConfig(join(out, 'config.json'))).torchDtype).toBe('bfloat16');
-    const f = await SafetensorsFile.open(join(out, 'model.safetensors'));
+    const f = await openSafetensors(join(out, 'model.safetensors'));
     expect(new Set(f.tensors.map((t) => t.dtype))).toEqual(new Set(['BF16']));
     await f.close();
   });

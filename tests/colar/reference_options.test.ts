@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cotChainLength } from '../../colar/inference.js';
-import { SafetensorsFile } from '../../colar/llama/safetensors.js';
+import { openSafetensors } from '../../colar/llama/safetensors.js';
 import { buildRunModel, checkpointTensors } from '../../colar/run.js';
 import { runStage } from '../../colar/stage.js';
 import { resolveConfig, type Stage } from '../../colar/train_config.js';
@@ -21,7 +21,7 @@ const tiny = ['model.hidden_size=16', 'model.layers=1', 'model.heads=2', 'model.
 async function trained(stage: Stage, extra: string[]): Promise<{ dir: string; weights: Map<string, number[]>; metrics: Array<Record<string, number>> }> {
   const dir = join(await mkdtemp(join(tmpdir(), 'options-')), 'run');
   await runStage(await webgpu(), resolveConfig('tiny', stage, [...tiny, ...extra, `out_dir=${JSON.stringify(dir)}`]), 'fresh', () => {});
-  const f = await SafetensorsFile.open(join(dir, 'checkpoints', await latest(dir), 'weights.safetensors'));
+  const f = await openSafetensors(join(dir, 'checkpoints', await latest(dir), 'weights.safetensors'));
   const weights = new Map<string, number[]>();
   for (const t of f.tensors) weights.set(t.name, Array.from(await f.read(t.name)));
   await f.close();
@@ -59,7 +59,7 @@ describe('options for the reference\'s behaviour', () => {
     expect(frozen.weights.get(EMBEDDING)).toEqual(initial.get(EMBEDDING));
     expect(free.weights.get(EMBEDDING)).not.toEqual(initial.get(EMBEDDING));
     expect(frozen.weights.get('model.layers.0.self_attn.q_proj.weight')).not.toEqual(initial.get('model.layers.0.self_attn.q_proj.weight'));
-    const optimizer = await SafetensorsFile.open(join(frozen.dir, 'checkpoints', await latest(frozen.dir), 'optimizer.safetensors'));
+    const optimizer = await openSafetensors(join(frozen.dir, 'checkpoints', await latest(frozen.dir), 'optimizer.safetensors'));
     expect(optimizer.tensors.map((t) => t.name)).not.toContain(`m.${EMBEDDING}`);
     await optimizer.close();
   });

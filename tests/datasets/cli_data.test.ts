@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { dataCommand } from '../../cli/data.js';
+import { readTokenizerFile } from '../../colar/llama/node_files.js';
 import { Tokenizer } from '../../colar/llama/tokenizer.js';
 import { loadRecords } from '../../datasets/load.js';
 import { arithmeticDataset } from '../../datasets/synthetic.js';
@@ -58,7 +59,7 @@ describe('colar-wgpu data', () => {
   it('vocab writes a tokenizer.json the Llama tokenizer reads', async () => {
     const out = join(dir, 'tokenizer');
     expect(await data('vocab', '--out', out)).toContain('447 tokens');
-    const tokenizer = await Tokenizer.fromFile(join(out, 'tokenizer.json'));
+    const tokenizer = await readTokenizerFile(join(out, 'tokenizer.json'));
     expect(tokenizer.tokenToId('###')).toBeDefined();
     expect(JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8'))).toMatchObject({ eos_token: '<|eot_id|>', pad_token: '[PAD]' });
   });

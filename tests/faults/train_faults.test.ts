@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SafetensorsFile } from '../../colar/llama/safetensors.js';
+import { openSafetensors } from '../../colar/llama/safetensors.js';
 
 const CLI = resolve('dist/cli/main.js');
 const root = mkdtempSync(join(tmpdir(), 'colar-faults-'));
@@ -27,7 +27,7 @@ function errorLine(r: SpawnSyncReturns<string>): string {
 }
 
 async function weights(runDir: string, ckpt = 'best'): Promise<Map<string, number[]>> {
-  const f = await SafetensorsFile.open(join(runDir, 'checkpoints', ckpt, 'weights.safetensors'));
+  const f = await openSafetensors(join(runDir, 'checkpoints', ckpt, 'weights.safetensors'));
   try {
     const out = new Map<string, number[]>();
     for (const t of f.tensors) out.set(t.name, Array.from(await f.read(t.name)));

@@ -12,9 +12,9 @@ import { buildLlama } from '../../colar/llama/init.js';
 import { KvCache } from '../../colar/llama/kv_cache.js';
 import { targetedLinears } from '../../colar/llama/lora.js';
 import type { Llama } from '../../colar/llama/model.js';
-import { ModelDir } from '../../colar/llama/model_dir.js';
-import { SafetensorsFile, type TensorData } from '../../colar/llama/safetensors.js';
-import { readJsonFile } from '../../colar/llama/config.js';
+import type { ModelDir } from '../../colar/llama/model_dir.js';
+import { openModelDir, readJsonFile } from '../../colar/llama/node_files.js';
+import { openSafetensors, type TensorData } from '../../colar/llama/safetensors.js';
 import { maxDiff, type Tolerance } from '../helpers/compare.js';
 import { testGpu } from '../helpers/gpu.js';
 
@@ -37,10 +37,10 @@ interface Golden {
 }
 
 async function loadGolden(): Promise<Golden> {
-  const dir = await ModelDir.open(FIXTURE);
+  const dir = await openModelDir(FIXTURE);
   const weights = new Map<string, TensorData>();
   for await (const { info, data } of dir.stream()) weights.set(info.name, data);
-  const file = await SafetensorsFile.open(path.join(FIXTURE, 'golden.safetensors'));
+  const file = await openSafetensors(path.join(FIXTURE, 'golden.safetensors'));
   const tensors = new Map<string, TensorData>();
   for (const t of file.tensors) tensors.set(t.name, await file.read(t.name));
   await file.close();

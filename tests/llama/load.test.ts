@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LlamaConfig, llamaPreset } from '../../colar/llama/config.js';
 import { Decoder } from '../../colar/llama/decoder.js';
 import { llamaWeightNames, llamaWeightShape } from '../../colar/llama/init.js';
-import { loadModelDir } from '../../colar/llama/load.js';
-import { ModelDir, writeModelDir } from '../../colar/llama/model_dir.js';
+import { loadModelDir, openModelDir } from '../../colar/llama/node_files.js';
+import { writeModelDir } from '../../colar/llama/model_dir_write.js';
 import { loadModel } from '../../colar/model_source.js';
 import type { TensorToWrite } from '../../colar/llama/safetensors.js';
 import * as E from '../../engine/index.js';
@@ -102,7 +102,7 @@ describe('loadModelDir', () => {
     const dir = await modelDir(weightsOf(config));
     // writeModelDir itself refuses such a pair, so the file is replaced after writing.
     await writeFile(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
-    const opened = await ModelDir.open(dir);
+    const opened = await openModelDir(dir);
     await expect(opened.loadTokenizer()).rejects.toThrow(/tokenizer\.json: token "<far>" has id 5000, but .*config\.json has vocab_size 302: ids must be below it/);
     await opened.close();
     // and so do the commands, which load a model directory as a model source

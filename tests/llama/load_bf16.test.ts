@@ -8,10 +8,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.js';
 import { parseLlamaConfig, toHF, type LlamaConfig } from '../../colar/llama/config.js';
 import { initLlama } from '../../colar/llama/init.js';
-import { loadModelDir } from '../../colar/llama/load.js';
+import { loadModelDir } from '../../colar/llama/node_files.js';
 import { applyLora, mergeLora } from '../../colar/llama/lora.js';
 import type { Llama } from '../../colar/llama/model.js';
-import { writeModelDir } from '../../colar/llama/model_dir.js';
+import { writeModelDir } from '../../colar/llama/model_dir_write.js';
 import { expectClose } from '../helpers/compare.js';
 import { cpu, webgpu } from '../helpers/engines.js';
 

@@ -147,7 +147,7 @@ describe('PEFT adapters', () => {
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const { saveLora, loadLora } = await import('../../colar/llama/lora.js');
-    const { SafetensorsFile } = await import('../../colar/llama/safetensors.js');
+    const { openSafetensors } = await import('../../colar/llama/safetensors.js');
     const dir = await mkdtemp(join(tmpdir(), 'lora-'));
     const cfg = { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'v_proj'] };
     const a = initLlama(cpu, config, new E.Rng(8), 0.2);
@@ -156,7 +156,7 @@ describe('PEFT adapters', () => {
     await saveLora(a, cfg, dir, 'test-base');
     const written = JSON.parse(await readFile(join(dir, 'adapter_config.json'), 'utf8'));
     expect(written).toMatchObject({ peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: ['q_proj', 'v_proj'], base_model_name_or_path: 'test-base' });
-    const f = await SafetensorsFile.open(join(dir, 'adapter_model.safetensors'));
+    const f = await openSafetensors(join(dir, 'adapter_model.safetensors'));
     expect(f.tensors.map((t) => t.name).sort()).toContain('base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight');
     await f.close();
     const b = initLlama(cpu, config, new E.Rng(8), 0.2);

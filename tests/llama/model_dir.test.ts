@@ -6,7 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { llamaPreset } from '../../colar/llama/config.js';
-import { ModelDir, writeModelDir } from '../../colar/llama/model_dir.js';
+import type { ModelDir } from '../../colar/llama/model_dir.js';
+import { writeModelDir } from '../../colar/llama/model_dir_write.js';
+import { openModelDir } from '../../colar/llama/node_files.js';
 import type { TensorToWrite } from '../../colar/llama/safetensors.js';
 import { smallTokenizerJSON } from './small_tokenizer.js';
 
@@ -69,7 +71,7 @@ describe('model directory', () => {
     await writeModelDir(out, { config, tensors, tokenizer: smallTokenizerJSON() });
     expect((await readdir(out)).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
 
-    const dir = await ModelDir.open(out);
+    const dir = await openModelDir(out);
     expect(dir.config).toEqual(config);
     expect(dir.eosTokenIds()).toEqual([300]);
     expect(dir.tokenizerConfig?.bosToken).toBe('<|bos|>');
@@ -105,7 +107,7 @@ describe('model directory', () => {
     const halfBytes = tensors.reduce((n, t) => n + 2 * t.shape.reduce((a, b) => a * b, 1), 0);
     expect(index.metadata.total_size).toBe(halfBytes);
 
-    const dir = await ModelDir.open(out);
+    const dir = await openModelDir(out);
     expect(dir.config.torchDtype).toBe('bfloat16');
     expect(dir.eosTokenIds()).toEqual([300, 301]);
     expect(new Set(dir.tensors.map((t) => t.file)).size).toBe(shards.length);
@@ -124,26 +126,26 @@ describe('model directory', () => {
 
     const withIndex = async (weightMap: Record<string, string>) => writeFile(indexPath, JSON.stringify({ metadata: {}, weight_map: weightMap }));
     await withIndex({ ...index.weight_map, 'ghost.weight': index.weight_map[names[0]] });
-    await expect(ModelDir.open(out)).rejects.toThrow(/weight_map puts tensor "ghost.weight" in model-0000\d-of-00003.safetensors, which does not contain it/);
+    await expect(openModelDir(out)).rejects.toThrow(/weight_map puts tensor "ghost.weight" in model-0000\d-of-00003.safetensors, which does not contain it/);
     const [shard0, shard1] = [index.weight_map[names[0]], index.weight_map[names[1]]];
     await withIndex({ ...index.weight_map, [names[0]]: shard1, [names[1]]: shard0 });
-    await expect(ModelDir.open(out)).rejects.toThrow(/model-0000\d-of-00003\.safetensors holds tensor ".*" but the weight_map assigns it to model-0000\d-of-00003\.safetensors/);
+    await expect(openModelDir(out)).rejects.toThrow(/model-0000\d-of-00003\.safetensors holds tensor ".*" but the weight_map assigns it to model-0000\d-of-00003\.safetensors/);
     const { [names[1]]: _dropped, ...withoutSecond } = index.weight_map;
     await withIndex({ ...withoutSecond, 'ghost.weight': shard1 });
-    await expect(ModelDir.open(out)).rejects.toThrow(new RegExp(`holds tensor "${names[1]}" but the weight_map does not list it`));
+    await expect(openModelDir(out)).rejects.toThrow(new RegExp(`holds tensor "${names[1]}" but the weight_map does not list it`));
     await withIndex({ ...index.weight_map, [names[0]]: '../model-00001-of-00003.safetensors' });
-    await expect(ModelDir.open(out)).rejects.toThrow(/field "weight_map\..*" must be a file name in the same directory/);
+    await expect(openModelDir(out)).rejects.toThrow(/field "weight_map\..*" must be a file name in the same directory/);
     await withIndex({ ...index.weight_map, [names[0]]: 'missing.safetensors' });
-    await expect(ModelDir.open(out)).rejects.toThrow(/missing\.safetensors/);
+    await expect(openModelDir(out)).rejects.toThrow(/missing\.safetensors/);
     await writeFile(indexPath, '{"weight_map": ');
-    await expect(ModelDir.open(out)).rejects.toThrow(/model\.safetensors\.index\.json: not valid JSON/);
+    await expect(openModelDir(out)).rejects.toThrow(/model\.safetensors\.index\.json: not valid JSON/);
     await rm(indexPath);
-    await expect(ModelDir.open(out)).rejects.toThrow(/no model\.safetensors or model\.safetensors\.index\.json/);
+    await expect(openModelDir(out)).rejects.toThrow(/no model\.safetensors or model\.safetensors\.index\.json/);
 
     await writeFile(path.join(out, 'config.json'), JSON.stringify({ ...JSON.parse(await readFile(path.join(out, 'config.json'), 'utf8')), num_hidden_layers: 0 }));
-    await expect(ModelDir.open(out)).rejects.toThrow(/config\.json: field "num_hidden_layers" must be a positive integer/);
+    await expect(openModelDir(out)).rejects.toThrow(/config\.json: field "num_hidden_layers" must be a positive integer/);
     await rm(path.join(out, 'config.json'));
-    await expect(ModelDir.open(out)).rejects.toThrow(/config\.json: cannot read/);
+    await expect(openModelDir(out)).rejects.toThrow(/config\.json: cannot read/);
     await expect(writeModelDir(out, { config: { ...config, vocabSize: 500, eosTokenId: 400 }, tensors, tokenizer: smallTokenizerJSON() })).rejects.toThrow(/token id 400 in the config is outside the tokenizer's vocabulary/);
     await expect(writeModelDir(out, { config: { ...config, numKeyValueHeads: 3 }, tensors })).rejects.toThrow(/writeModelDir .*: config: field "num_key_value_heads" \(3\) must divide/);
   });

