@@ -5,7 +5,7 @@
 import { encodeInferencePrompt } from '../datasets/prompt.js';
 import { explicitReasoning, latentReasoning, PAPER_ANSWER_SAMPLING } from '../colar/inference.js';
 import { tokenLogprobs } from '../colar/llama/score.js';
-import type { RunModel } from '../colar/run.js';
+import type { InferenceModel } from '../colar/model_files.js';
 
 export type Way = 'cot' | 'colar' | 'nocot';
 
@@ -43,7 +43,7 @@ export const nearestShown = (compression: number) => Math.max(3, compression);
 const greedyAnswer = { greedy: true, maxNewTokens: 16 };
 
 /** CoT or No-CoT; onToken sees each token's text as it is generated. */
-export async function answerExplicit(run: RunModel, question: string, way: 'cot' | 'nocot', o: AskOptions, onToken?: (text: string) => void): Promise<WayResult> {
+export async function answerExplicit(run: InferenceModel, question: string, way: 'cot' | 'nocot', o: AskOptions, onToken?: (text: string) => void): Promise<WayResult> {
   const started = performance.now();
   const generated: number[] = [];
   const result = await explicitReasoning(run.model, run.prompt, [question], {
@@ -60,7 +60,7 @@ export async function answerExplicit(run: RunModel, question: string, way: 'cot'
   return { way, answer, chainLength: result.chainLengths[0], ms: performance.now() - started, generated };
 }
 
-export async function answerLatent(run: RunModel, question: string, o: AskOptions): Promise<WayResult> {
+export async function answerLatent(run: InferenceModel, question: string, o: AskOptions): Promise<WayResult> {
   if (!run.head) throw new Error('this model has no latent head (latent_head.safetensors): export a CoLaR run for latent reasoning');
   const started = performance.now();
   const result = await latentReasoning(run.model, run.head, run.prompt, [question], {
@@ -81,7 +81,7 @@ export async function answerLatent(run: RunModel, question: string, o: AskOption
 }
 
 /** log p of the first n generated tokens given the question's prompt and the ones before (nats). */
-export async function firstLogprobs(run: RunModel, question: string, generated: number[], n: number): Promise<number[]> {
+export async function firstLogprobs(run: InferenceModel, question: string, generated: number[], n: number): Promise<number[]> {
   const prompt = encodeInferencePrompt(run.prompt, question, 1);
   const logprobs = await tokenLogprobs(run.model, [...prompt, ...generated.slice(0, n)]);
   return logprobs.slice(prompt.length - 1);

@@ -8,9 +8,7 @@
 
 import { Engine, requestComputeDevice } from '../engine/index.js';
 import { WANTED_FEATURES } from '../kernels/gpu.js';
-import { loadModelFiles } from '../colar/model_files.js';
-import type { ModelFiles } from '../colar/llama/model_files.js';
-import type { RunModel } from '../colar/run.js';
+import { loadModelFiles, type InferenceModel, type ModelFiles } from '../colar/model_files.js';
 import { answerExplicit, answerLatent, firstLogprobs, type AskOptions, type LatentStep, type WayResult } from './answer.js';
 import { pickedModelFiles, urlModelFiles } from './model_files.js';
 
@@ -54,7 +52,7 @@ const els = {
   error: byId('error'),
 };
 
-let run: RunModel | null = null;
+let run: InferenceModel | null = null;
 
 function showError(err: unknown): string {
   const line = err instanceof Error ? err.message : String(err);
@@ -94,7 +92,7 @@ async function loadModel(engine: Engine, files: ModelFiles): Promise<string> {
   els.modelStatus.textContent = `Loading ${files.label}…`;
   run?.model.dispose();
   run = null;
-  let loaded: RunModel;
+  let loaded: InferenceModel;
   try {
     loaded = (await loadModelFiles(engine, files)).run;
   } catch (err) {

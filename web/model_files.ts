@@ -2,7 +2,7 @@
 // `colar-wgpu serve`) or files the user drops or picks. Both open a file for random access, so
 // a large weights file is read a tensor at a time (HTTP byte ranges, File.slice), never whole.
 
-import { bytesSource, type ByteSource, type ModelFiles } from '../colar/llama/model_files.js';
+import { bytesSource, type ByteSource, type ModelFiles } from '../colar/model_files.js';
 
 /** The files under a directory URL; a 404 is a file the directory does not have. */
 export function urlModelFiles(base: string): ModelFiles {

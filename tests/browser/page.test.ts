@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../engine/index.js';
 import { saveCheckpoint } from '../../colar/checkpoint.js';
 import { exportRun } from '../../colar/export.js';
-import { writeModelDir } from '../../colar/llama/model_dir.js';
+import { writeModelDir } from '../../colar/llama/model_dir_write.js';
 import { loadModel } from '../../colar/model_source.js';
 import { buildRunModel, checkpointTensors, runTokenizer, writeRunFiles, type RunModel } from '../../colar/run.js';
 import { resolveConfig } from '../../colar/train_config.js';
@@ -25,8 +25,12 @@ import * as E from '../../engine/index.js';
 import { cpu, seeded } from '../helpers/engines.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-/** |page − Node| for a log-prob in nats: two f32 GPU stacks (SwiftShader, lavapipe) summing in different orders */
-const LOGPROB_TOLERANCE = 1e-4;
+/**
+ * |page − Node| for a log-prob, in nats. Two f32 software GPUs (SwiftShader, lavapipe) that sum
+ * in different orders and whose exp and inverseSqrt differ within Vulkan's ULP allowances:
+ * measured 1e-6 on the random test model, 2.7e-4 on a trained tiny CoLaR model.
+ */
+const LOGPROB_TOLERANCE = 1e-3;
 const SCORED_TOKENS = 8;
 const QUESTIONS: Array<{ question: string; options: AskOptions }> = [
   { question: 'Zoe has 89 apples. Now she has 8 times as many. She gives away 86. How many apples does Zoe have now?', options: { compression: 1, sample: false, seed: 0 } },
