@@ -42,7 +42,7 @@ export function urlModelFiles(base: string): ModelFiles {
 export function pickedModelFiles(files: File[]): ModelFiles {
   const byName = new Map(files.map((f) => [f.name, f]));
   return {
-    label: files.length === 1 ? files[0].name : `${files.length} files picked`,
+    label: 'picked files',
     async read(name) {
       const file = byName.get(name);
       return file ? new Uint8Array(await file.arrayBuffer()) : null;

@@ -6,7 +6,7 @@
 // Prints the adapter Chromium used and one JSON line with each question's time in the page and
 // in Node; saves a screenshot (to a temporary directory, and to $COLAR_SCREENSHOT when set).
 // COLAR_WEB_MODEL=DIR answers with an exported model of yours instead of the random one.
-import { copyFile, mkdtemp } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
@@ -41,6 +41,7 @@ const small = ['model.hidden_size=32', 'model.layers=2', 'model.heads=2', 'model
 declare const window: { colar: ColarHook };
 
 let root: string;
+let modelDir: string;
 let browser: Browser;
 let node: Engine;
 let nodeRun: RunModel;
@@ -87,7 +88,7 @@ async function openPage(server: WebServer, query: string): Promise<Page> {
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'colar-browser-'));
-  const modelDir = process.env.COLAR_WEB_MODEL ?? join(root, 'model');
+  modelDir = process.env.COLAR_WEB_MODEL ?? join(root, 'model');
   if (!process.env.COLAR_WEB_MODEL) await randomColarModel(modelDir);
   await oversizedModel(join(root, 'oversized'));
   node = await Engine.create({ backend: 'webgpu' });
@@ -137,6 +138,18 @@ describe('the page in headless Chromium', () => {
     await page.screenshot({ path: shot, fullPage: true });
     if (process.env.COLAR_SCREENSHOT) await copyFile(shot, process.env.COLAR_SCREENSHOT);
     console.log(JSON.stringify({ browser_adapter: adapter, node_device: node.backend.deviceName, max_logprob_diff: worst, logprob_tolerance: LOGPROB_TOLERANCE, screenshot: shot, questions: timings }));
+    await page.close();
+  });
+
+  it('loads a model from files picked in the page, as from its URL', async () => {
+    const page = await openPage(servers[0], '');
+    const picker = (await page.$('#pick'))!;
+    await picker.uploadFile(...(await readdir(modelDir)).map((name) => join(modelDir, name)));
+    await page.waitForFunction(() => !(document.getElementById('go') as HTMLButtonElement).disabled || !document.getElementById('error')!.hidden);
+    expect(await page.$eval('#error', (el) => ((el as HTMLElement).hidden ? null : el.textContent))).toBeNull();
+    const { question, options } = QUESTIONS[1];
+    const inPage: Answers = await page.evaluate((q, o) => window.colar.ask(q, o), question, options);
+    expect(decisions(inPage.colar)).toEqual(decisions(await answerLatent(nodeRun, question, options)));
     await page.close();
   });
 
