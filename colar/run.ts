@@ -24,16 +24,13 @@ import type { Llama } from './llama/model.js';
 import { CONFIG_FILE, checkTokenizerFitsModel } from './llama/model_dir.js';
 import { dirFiles } from './llama/node_files.js';
 import { Tokenizer } from './llama/tokenizer.js';
+import type { InferenceModel } from './model_files.js';
 import { CONFIG_NAMES, isFile, loadBaseModel, loadExportedWeights, resolveModelSource, sourceTokenizer } from './model_source.js';
 import { arithmeticOptions, normalizeRunConfig, type TrainConfig } from './train_config.js';
 
-export interface RunModel {
-  model: Llama;
-  head: LatentHead | null;
+export interface RunModel extends InferenceModel {
   /** the CoT stage's auxiliary heads (train.multi_token > 1), for training and resume only */
   multiToken?: MultiTokenHeads;
-  tokenizer: Tokenizer;
-  prompt: PromptTokenizer;
 }
 
 export const RUN_CONFIG = 'run_config.json';

@@ -35,6 +35,7 @@ export function checkModelFits(engine: Engine, tensors: Iterable<TensorPlan>): v
   for (const feature of MODEL_FEATURES) {
     if (!gpu.features.has(feature)) throw new DeviceLimitError(`this device lacks the WebGPU feature "${feature}", which the model's attention kernels need`);
   }
+  if (!gpu.info.subgroupMinSize) throw new DeviceLimitError('this device does not report its subgroup size (GPUAdapterInfo.subgroupMinSize), which sizes the attention kernels');
   const { maxBufferSize, maxStorageBufferBindingSize } = gpu.limits;
   for (const t of tensors) {
     const elements = t.shape.reduce((a, b) => a * b, 1);

@@ -14,4 +14,4 @@ export * from './ops/nn.js';
 export * from './ops/linear_cross_entropy.js';
 export { requestComputeDevice, type AdapterInfo } from '../kernels/gpu.js';
 export { MemoryTuningCache, type TuningCache } from '../kernels/autotune.js';
-export { DeviceLimitError, checkModelFits, type TensorPlan } from './device_limits.js';
+export { DeviceLimitError, checkModelFits, formatBytes, type TensorPlan } from './device_limits.js';

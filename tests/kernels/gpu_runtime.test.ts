@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openDawn } from '../../kernels/dawn.js';
 import { WGSL_GROUP_INDEX, f32bits } from '../../kernels/gpu.js';
-import { sizeClass } from '../../kernels/buffer_pool.js';
+import { BufferPool, sizeClass } from '../../kernels/buffer_pool.js';
 import { summarizeKernelTimes } from '../../kernels/profiler.js';
 import { download, nanBuffer, testGpu, upload } from '../helpers/gpu.js';
 
@@ -88,5 +88,16 @@ describe('gpu runtime', () => {
       expect(size).toBeGreaterThanOrEqual(bytes);
       expect(size).toBeLessThanOrEqual(Math.max(256, bytes * 1.25 + 16));
     }
+  });
+
+  it('gives a buffer that fits the device even when its class would not (a page has small limits)', async () => {
+    const gpu = await testGpu();
+    const pool = new BufferPool(gpu.device, 1000);
+    expect(sizeClass(1000)).toBeGreaterThan(1000);
+    const buffer = pool.acquire(1000);
+    expect(buffer.size).toBe(1000);
+    expect(() => pool.acquire(1004)).toThrow(/buffer of 1004 bytes exceeds the adapter's maxBufferSize 1000/);
+    pool.release(buffer);
+    pool.trim();
   });
 });
