@@ -92,13 +92,13 @@ async function loadModel(engine: Engine, files: ModelFiles): Promise<string> {
   els.modelStatus.textContent = `Loading ${files.label}…`;
   run?.model.dispose();
   run = null;
-  let loaded: InferenceModel;
-  try {
-    loaded = (await loadModelFiles(engine, files)).run;
-  } catch (err) {
-    els.modelStatus.textContent = 'No model loaded.';
-    throw err;
-  }
+  const loaded = await loadModelFiles(engine, files).then(
+    (m) => m.run,
+    (err: unknown) => {
+      els.modelStatus.textContent = 'No model loaded.';
+      throw err;
+    },
+  );
   run = loaded;
   const c = loaded.model.config;
   const status = `Model: ${files.label}: ${c.numHiddenLayers} layers, d = ${c.hiddenSize}, vocabulary ${c.vocabSize}, ${loaded.head ? 'with' : 'without'} a latent head`;
