@@ -15,3 +15,4 @@ export { trainRl } from './rl.js';
 export { buildRunModel, loadRun, readRunConfig, type RunModel } from './run.js';
 export { readPlan, expandPlan, type Plan, type PlanStage, type PlanRow, type PlanSettings } from './plan.js';
 export { runPlan, readPlanResults, type PlanResults, type RowResult, type StageRecord } from './experiment.js';
+export { loadModelFiles, memoryFiles, type InferenceModel, type LoadedModelFiles, type LoadModelFilesOptions, type ModelFiles } from './model_files.js';

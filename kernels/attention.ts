@@ -730,7 +730,8 @@ export function attentionBackwardGpu(
   const keyRows = rowsPerGroup(s.S, maxRows(l));
   const keyBlocks = Math.ceil(s.S / keyRows);
   const queryFloats = rows * s.D;
-  const dqShares = keyBlocks * queryFloats * 4 <= Math.min(dqSharesMaxBytes, gpu.limits.maxStorageBufferBindingSize);
+  // the shares are a ninth storage binding: past WebGPU's default of 8 per stage, which a page's device may keep
+  const dqShares = keyBlocks * queryFloats * 4 <= Math.min(dqSharesMaxBytes, gpu.limits.maxStorageBufferBindingSize) && gpu.limits.maxStorageBuffersPerShaderStage > 8;
   const dkdv = gpu.pipeline(`attention-dkdv-${layoutKey(l)}-r${keyRows}${dqShares ? '-dq' : ''}`, () => dkdvSource(l, keyRows, dqShares));
   const dkdvParams = rowParams(s, l, keyRows, masked, keyBlocks, 1, s.S);
   if (dqShares) {

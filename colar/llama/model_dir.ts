@@ -91,8 +91,7 @@ function parseWeightIndex(json: unknown, source: string): Map<string, string> {
 export function checkTokenizerFitsModel(tokenizer: Tokenizer, config: LlamaConfig, dir: string): void {
   if (tokenizer.vocabSize <= config.vocabSize) return;
   const id = tokenizer.vocabSize - 1;
-  const at = (name: string) => `${dir.replace(/\/+$/, '')}/${name}`;
-  throw new Error(`${at(TOKENIZER_FILE)}: token ${JSON.stringify(tokenizer.idToToken(id))} has id ${id}, but ${at(CONFIG_FILE)} has vocab_size ${config.vocabSize}: ids must be below it`);
+  throw new Error(`${filePath(dir, TOKENIZER_FILE)}: token ${JSON.stringify(tokenizer.idToToken(id))} has id ${id}, but ${filePath(dir, CONFIG_FILE)} has vocab_size ${config.vocabSize}: ids must be below it`);
 }
 
 export class ModelDir {

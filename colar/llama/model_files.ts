@@ -22,9 +22,10 @@ export interface ModelFiles {
   open?(name: string): Promise<ByteSource | null>;
 }
 
-/** How errors name a file of a source: "<label>/<name>". */
-export function filePath(files: ModelFiles, name: string): string {
-  return `${files.label.replace(/\/+$/, '')}/${name}`;
+/** How errors name a file of a source (or of a source's label): "<label>/<name>". */
+export function filePath(source: ModelFiles | string, name: string): string {
+  const label = typeof source === 'string' ? source : source.label;
+  return `${label.replace(/\/+$/, '')}/${name}`;
 }
 
 /** Bytes held in memory as a ByteSource. */

@@ -12,6 +12,7 @@ import { saveLatentHead } from '../../colar/latent_head_write.js';
 import { type LlamaConfig, llamaPreset } from '../../colar/llama/config.js';
 import { llamaWeightNames, llamaWeightShape } from '../../colar/llama/init.js';
 import { writeModelDir } from '../../colar/llama/model_dir_write.js';
+import { dirFiles } from '../../colar/llama/node_files.js';
 import type { TensorToWrite } from '../../colar/llama/safetensors.js';
 import { DeviceLimitError, loadModelFiles, memoryFiles, type LoadedModelFiles, type ModelFiles } from '../../colar/model_files.js';
 import { loadModel } from '../../colar/model_source.js';
@@ -79,6 +80,16 @@ describe('loadModelFiles', () => {
       fromMemory.run.model.dispose();
     });
   }
+
+  it('streams the weights of a directory through file handles, never reading a safetensors file whole', async () => {
+    const files = dirFiles(sharded);
+    const readWhole: string[] = [];
+    const spy: ModelFiles = { label: files.label, open: files.open, read: (name) => (readWhole.push(name), files.read(name)) };
+    const loaded = await loadModelFiles(cpu, spy);
+    expect(readWhole.filter((name) => name.endsWith('.safetensors'))).toEqual([]);
+    expect(readWhole).toContain('config.json');
+    loaded.run.model.dispose();
+  });
 
   it('names the file a source lacks', async () => {
     const files = await inMemory(single);

@@ -1,16 +1,21 @@
 // Engine.create({ device }) runs on a device it did not open, as a page's would be: here one
 // requested from Dawn directly. The engine computes on it, keeps tuning results in memory (no
-// cache file), and leaves the device open when it closes.
+// cache file), and leaves the device open when it closes; without one, Node opens Dawn.
 import { create, globals } from 'webgpu';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine, MemoryTuningCache, matmul, requestComputeDevice } from '../../engine/index.js';
+import { fileTuningCache } from '../../kernels/autotune_file.js';
 
 Object.assign(globalThis, globals); // what a browser provides: GPUBufferUsage, GPUMapMode...
 const instance = create([]);
 const adapter = (await instance.requestAdapter())!;
 const device = await requestComputeDevice(adapter);
 
-afterAll(() => device.destroy());
+// dawn.node crashes if its instance is collected while the device lives: the closure holds it
+afterAll(() => {
+  device.destroy();
+  void instance;
+});
 
 async function product(engine: Engine): Promise<Float32Array> {
   const a = engine.tensor([[1, 2, 3], [4, 5, 6]]);
@@ -31,5 +36,13 @@ describe('Engine.create({ device })', () => {
     const again = await Engine.create({ device });
     expect([...(await product(again))]).toEqual([7, -1, 16, -1]);
     await again.close();
+  });
+
+  it('without a device, in Node, opens Dawn, which keeps tuning results in the cache file', async () => {
+    const engine = await Engine.create({ backend: 'webgpu' });
+    expect(engine.gpu?.device).not.toBe(device);
+    expect(engine.gpu?.tuning).toBe(fileTuningCache);
+    expect([...(await product(engine))]).toEqual([7, -1, 16, -1]);
+    await engine.close();
   });
 });
