@@ -4,14 +4,15 @@
 // generated tokens and latent readings exactly, and its first log-probs within LOGPROB_TOLERANCE.
 // A model over WebGPU's default buffer limit gets the one-line error on the page.
 // Prints the adapter Chromium used and one JSON line with each question's time in the page and
-// in Node (after the first, which compiles the kernels); saves a screenshot (to a temporary directory, and to $COLAR_SCREENSHOT when set).
+// in Node (warm after the first, which compiles the kernels); saves a screenshot to a temporary
+// directory, and to $COLAR_SCREENSHOT when set.
 // COLAR_WEB_MODEL=DIR answers with an exported model of yours instead of the random one.
 import { copyFile, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../../engine/index.js';
+import * as E from '../../engine/index.js';
 import { saveCheckpoint } from '../../colar/checkpoint.js';
 import { exportRun } from '../../colar/export.js';
 import { writeModelDir } from '../../colar/llama/model_dir_write.js';
@@ -21,7 +22,6 @@ import { resolveConfig } from '../../colar/train_config.js';
 import { startWebServer, WEB_DIR, type WebServer } from '../../cli/serve.js';
 import { answerExplicit, answerLatent, firstLogprobs, type AskOptions, type WayResult } from '../../web/answer.js';
 import type { Answers, ColarHook } from '../../web/main.js';
-import * as E from '../../engine/index.js';
 import { cpu, seeded } from '../helpers/engines.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -44,7 +44,7 @@ declare const window: { colar: ColarHook };
 let root: string;
 let modelDir: string;
 let browser: Browser;
-let node: Engine;
+let node: E.Engine;
 let nodeRun: RunModel;
 const servers: WebServer[] = [];
 
@@ -92,7 +92,7 @@ beforeAll(async () => {
   modelDir = process.env.COLAR_WEB_MODEL ?? join(root, 'model');
   if (!process.env.COLAR_WEB_MODEL) await randomColarModel(modelDir);
   await oversizedModel(join(root, 'oversized'));
-  node = await Engine.create({ backend: 'webgpu' });
+  node = await E.Engine.create({ backend: 'webgpu' });
   nodeRun = (await loadModel(node, { kind: 'hf', dir: modelDir, adapter: null })).run;
   servers.push(await startWebServer({ webDir: WEB_DIR, modelDir, port: 0 }), await startWebServer({ webDir: WEB_DIR, modelDir: join(root, 'oversized'), port: 0 }));
   browser = await puppeteer.launch({ executablePath: CHROMIUM, args: ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu'] });
