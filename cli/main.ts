@@ -13,6 +13,7 @@ import { initCommand } from './init.js';
 import { reproCommand } from './repro.js';
 import { runCommand } from './run.js';
 import { scoreCommand } from './score.js';
+import { serveCommand } from './serve.js';
 import { trainCommand } from './train.js';
 import { tuneCommand } from './tune.js';
 
@@ -27,6 +28,7 @@ const program = new Command()
   .addCommand(reproCommand())
   .addCommand(initCommand())
   .addCommand(generateCommand())
+  .addCommand(serveCommand())
   .addCommand(scoreCommand())
   .addCommand(infoCommand())
   .addCommand(benchCommand())

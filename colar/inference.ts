@@ -46,6 +46,8 @@ export interface LatentInferenceOptions {
   snapToTokens?: boolean;
   /** record what each latent fed reads as: its nearest token, its drift and the stop probability */
   trace?: boolean;
+  /** with trace: also record each latent's this many nearest tokens (LatentTrace.nearestTop) */
+  traceTop?: number;
 }
 
 /** Per latent step of one question: what was fed and what the LM head made of it. */
@@ -56,6 +58,8 @@ export interface LatentTrace {
   drift: number[];
   /** the LM head's probability of "###" (stop) after the latent */
   pStop: number[];
+  /** with traceTop k: the k tokens nearest the latent, nearest first (a group of c reads as several) */
+  nearestTop: number[][];
 }
 
 export interface ReasoningResult {
@@ -85,7 +89,7 @@ export async function latentReasoning(model: Llama, head: LatentHead, tok: Promp
     const done = new Array<boolean>(B).fill(false);
     const chainLengths = new Array<number>(B).fill(0);
     const latents: Float32Array[][] = questions.map(() => []);
-    const traces: LatentTrace[] = questions.map(() => ({ nearest: [], drift: [], pStop: [] }));
+    const traces: LatentTrace[] = questions.map(() => ({ nearest: [], drift: [], pStop: [], nearestTop: [] }));
     const d = model.config.hiddenSize;
     for (let i = 0; i < o.maxLatentSteps && done.includes(false); i++) {
       const { z, near } = E.noGrad(() =>
@@ -103,10 +107,10 @@ export async function latentReasoning(model: Llama, head: LatentHead, tok: Promp
         const host = Float32Array.from(await z.data());
         active.forEach((a, b) => a && latents[b].push(host.slice(b * d, (b + 1) * d)));
       }
-      const [ids, drift] = o.trace ? await Promise.all([near!.ids.data(), near!.drift.data()]) : [[], []];
+      const [ids, drift, score] = o.trace ? await Promise.all([near!.ids.data(), near!.drift.data(), o.traceTop ? near!.score.data() : []]) : [[], [], []];
       step = await decoder.embeds(z, active);
       // z is near.embeds when snapping: dispose each tensor once
-      for (const t of new Set([z, ...(near ? [near.ids, near.drift, near.embeds] : [])])) t.dispose();
+      for (const t of new Set([z, ...(near ? [near.ids, near.drift, near.embeds, near.score] : [])])) t.dispose();
       for (let b = 0; b < B; b++) {
         const u = rng.next();
         if (done[b]) continue;
@@ -115,6 +119,7 @@ export async function latentReasoning(model: Llama, head: LatentHead, tok: Promp
           traces[b].nearest.push(ids[b]);
           traces[b].drift.push(drift[b]);
           traces[b].pStop.push(tokenProbability(step.logits, sep, b * V, V));
+          if (o.traceTop) traces[b].nearestTop.push(largestIndices(score, b * V, V, o.traceTop));
         }
         if (sampleToken(step.logits, u, { temperature: o.stopTemperature }, b * V, V) === sep) done[b] = true;
       }
@@ -131,16 +136,31 @@ export async function latentReasoning(model: Llama, head: LatentHead, tok: Promp
 }
 
 /**
- * The rows of the embedding table nearest (L2) each latent z [B, 1, d] (argmax of 2·z·E − ‖E‖²):
- * their ids [B, 1], embeddings [B, 1, d], and each latent's drift ‖z − e‖ / ‖e‖ [B, 1].
+ * The rows of the embedding table nearest (L2) each latent z [B, 1, d] (argmax of the score
+ * 2·z·E − ‖E‖² [B, 1, V]): their ids [B, 1], embeddings [B, 1, d], and each latent's drift
+ * ‖z − e‖ / ‖e‖ [B, 1].
  */
-export function nearestTokens(model: Llama, z: E.Tensor): { ids: E.Tensor; embeds: E.Tensor; drift: E.Tensor } {
+export function nearestTokens(model: Llama, z: E.Tensor): { ids: E.Tensor; embeds: E.Tensor; drift: E.Tensor; score: E.Tensor } {
   const table = model.embedTokens;
   const score = E.sub(E.matmul(z, table, { transB: true, alpha: 2 }), E.sum(E.square(E.cast(table, 'f32')), { axis: 1 }));
   const ids = E.argmax(score);
   const embeds = model.embed(ids);
   const norm = (x: E.Tensor) => E.sqrt(E.sum(E.square(x), { axis: 2 }));
-  return { ids, embeds, drift: E.div(norm(E.sub(z, embeds)), norm(embeds)) };
+  return { ids, embeds, drift: E.div(norm(E.sub(z, embeds)), norm(embeds)), score };
+}
+
+/** The indices of the k largest of values[offset .. offset+n), largest first. */
+function largestIndices(values: ArrayLike<number>, offset: number, n: number, k: number): number[] {
+  const top: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = values[offset + i];
+    if (top.length === k && v <= values[offset + top[k - 1]]) continue;
+    let at = top.length;
+    while (at > 0 && v > values[offset + top[at - 1]]) at--;
+    top.splice(at, 0, i);
+    if (top.length > k) top.pop();
+  }
+  return top;
 }
 
 /**
@@ -199,6 +219,8 @@ export interface ExplicitReasoningOptions {
   mode: 'cot' | 'no-cot';
   /** how a CoT chain is measured (default 'reference'; see cotChainLength) */
   chainLength?: CotChainLength;
+  /** called with each token as it is generated */
+  onToken?: (row: number, id: number) => void;
 }
 
 export type CotChainLength = 'reference' | 'separator';
@@ -226,7 +248,7 @@ export async function explicitReasoning(model: Llama, tok: PromptTokenizer, ques
     // with no-cot the prompt's "###" is the answer's own: the model was trained without a chain
     const first = await decoder.prompt(prompts, tok.padId);
     first.hidden.dispose();
-    const generated = await continueTokens(decoder, first.logits, new HostRng(o.seed), { ...o.sampling, maxNewTokens: o.maxNewTokens, eosIds: [tok.eosId], padId: tok.padId });
+    const generated = await continueTokens(decoder, first.logits, new HostRng(o.seed), { ...o.sampling, maxNewTokens: o.maxNewTokens, eosIds: [tok.eosId], padId: tok.padId, onToken: o.onToken });
     const colon = tok.tokenToId(':');
     const chainLengths = generated.map((ids) => (o.mode === 'no-cot' ? 0 : cotChainLength(ids, sep, colon, o.chainLength ?? 'reference')));
     const answerIds = generated.map((ids) => (o.mode === 'no-cot' ? ids : ids.indexOf(sep) >= 0 ? ids.slice(ids.indexOf(sep) + 1) : ids));

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# One-time, idempotent setup on Debian bookworm (as root): Node packages, the build, and a
-# Vulkan driver that Dawn accepts. Bookworm's own Mesa 22 lavapipe is rejected by Dawn, so
-# mesa-vulkan-drivers comes from bookworm-backports when no adapter is found.
+# One-time, idempotent setup on Debian bookworm (as root): Node packages, the build, a Vulkan
+# driver that Dawn accepts, and Chromium for the page's browser test. Bookworm's own Mesa 22
+# lavapipe is rejected by Dawn, so mesa-vulkan-drivers comes from bookworm-backports when no
+# adapter is found.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
@@ -23,5 +24,11 @@ if ! node scripts/probe-adapter.mjs >/dev/null 2>&1; then
   fi
 fi
 node scripts/probe-adapter.mjs >&2
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing chromium for npm run test:browser" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 
 npm run build --silent

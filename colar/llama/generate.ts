@@ -9,6 +9,8 @@ export interface GenerateOptions extends SamplingOptions {
   /** a row stops after any of these */
   eosIds: number[];
   padId: number;
+  /** called with each token as it is chosen (a page shows the chain growing) */
+  onToken?: (row: number, id: number) => void;
 }
 
 /**
@@ -30,6 +32,7 @@ export async function continueTokens(decoder: Decoder, lastLogits: ArrayLike<num
     next.forEach((tok, b) => {
       if (done[b]) return;
       out[b].push(tok);
+      opts.onToken?.(b, tok);
       if (opts.eosIds.includes(tok)) done[b] = true;
     });
     if (!done.includes(false) || step === opts.maxNewTokens - 1) break;

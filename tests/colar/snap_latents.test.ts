@@ -43,17 +43,19 @@ describe('latents snapped to token embeddings', () => {
     run.model.dispose();
   });
 
-  it('traces each latent fed: its nearest token, drift and stop probability', async () => {
+  it('traces each latent fed: its nearest tokens, drift and stop probability', async () => {
     const run = await buildRunModel(cpu, resolveConfig('tiny', 'colar', small), true);
     const table = await run.model.embedTokens.array();
     const d = run.model.config.hiddenSize;
-    const options = { compression: 3, maxLatentSteps: 4, latentTemperature: 1, deterministic: false, stopTemperature: 1, answer: PAPER_ANSWER_SAMPLING, seed: 3, captureLatents: true, trace: true };
+    const top = 4;
+    const options = { compression: 3, maxLatentSteps: 4, latentTemperature: 1, deterministic: false, stopTemperature: 1, answer: PAPER_ANSWER_SAMPLING, seed: 3, captureLatents: true, trace: true, traceTop: top };
     const result = await latentReasoning(run.model, run.head!, run.prompt, ['a question', 'another one'], options);
     result.traces!.forEach((trace, b) => {
       expect(trace.nearest).toHaveLength(result.chainLengths[b]);
       result.latents![b].forEach((z, i) => {
         const { best, distance } = bruteForceNearest(table, Array.from(z));
         expect(trace.nearest[i]).toBe(best);
+        expect(trace.nearestTop[i]).toEqual(bruteForceNearestK(table, Array.from(z), top));
         expect(trace.drift[i]).toBeCloseTo(distance / norm(table.slice(best * d, (best + 1) * d)), 4);
         expect(trace.pStop[i]).toBeGreaterThan(0);
         expect(trace.pStop[i]).toBeLessThan(1);
@@ -73,6 +75,13 @@ function bruteForceNearest(table: number[], z: number[]): { best: number; distan
     if (s < squared) [best, squared] = [v, s];
   }
   return { best, distance: Math.sqrt(squared) };
+}
+
+/** The k rows nearest z, nearest first. */
+function bruteForceNearestK(table: number[], z: number[], k: number): number[] {
+  const d = z.length;
+  const distance = (v: number) => z.reduce((s, x, i) => s + (x - table[v * d + i]) ** 2, 0);
+  return Array.from({ length: table.length / d }, (_, v) => v).sort((a, b) => distance(a) - distance(b)).slice(0, k);
 }
 
 const norm = (x: number[]) => Math.sqrt(x.reduce((s, v) => s + v * v, 0));

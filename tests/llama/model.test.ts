@@ -125,6 +125,19 @@ for (const name of ['cpu', 'webgpu'] as const) {
       expect(gen).toEqual(seq.slice(3));
       model.dispose();
     });
+
+    it('reports each generated token as it is chosen, row by row, EOS included', async () => {
+      const e = await engine();
+      const model = initLlama(e, config, new E.Rng(3), 0.5);
+      const seen: number[][] = [[], []];
+      const opts = { maxNewTokens: 6, padId: 0, seed: 5, greedy: true };
+      const [free] = await generate(model, [[2, 7, 11]], { ...opts, eosIds: [] });
+      const eos = free[2]; // the first row stops early, the second may not
+      const out = await generate(model, [[2, 7, 11], [5, 1]], { ...opts, eosIds: [eos], onToken: (row, id) => seen[row].push(id) });
+      expect(out[0]).toEqual(free.slice(0, free.indexOf(eos) + 1));
+      expect(seen).toEqual(out);
+      model.dispose();
+    });
   });
 }
 
