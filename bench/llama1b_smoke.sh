@@ -2,8 +2,8 @@
 # The paper's setting at its real size, every stage once: a Llama-3.2-1B-shaped model (random
 # bf16 weights, Llama-3's 128,256-token tokenizer), LoRA r 128 / alpha 32 on q_proj and v_proj,
 # GSM8k-Aug problems, batches of 4. init -> LoRA CoT 2 steps -> CoLaR 2 steps -> GRPO 1 step ->
-# eval 4 questions at c = 1, 2 -> export (adapter and merged) -> score the merged export against
-# the run. Prints each stage's wall time and peak RSS. Not part of the tests: it takes long on a
+# eval 4 questions at c = 1, 2 -> export (adapter, merged in bf16 as the base, merged in f32) ->
+# score the exports against the run. Prints each stage's wall time and peak RSS. Not part of the tests: it takes long on a
 # CPU adapter. Validation is off (val_samples 0): an untrained 1B model decodes to its cap.
 #   usage: DATA=<folder with GSM8k-Aug valid.txt and test.txt> bench/llama1b_smoke.sh OUT_DIR
 #   TOKENIZER=<tokenizer.json> (default: the Llama-3 tokenizer the test dependencies ship)
@@ -36,10 +36,15 @@ stage grpo "${cli[@]}" train --stage rl --out "$out/rl" --overwrite "${common[@]
 stage eval "${cli[@]}" eval --model "$out/colar" --data "$data/test.txt" -n 4 --compression 1,2 --seeds 1 --batch 4 --max-latent-steps 16 --out "$out/eval" --overwrite
 stage export "${cli[@]}" export --ckpt "$out/colar" --out "$out/export-adapter" --overwrite
 stage export-merged "${cli[@]}" export --ckpt "$out/colar" --out "$out/export-merged" --merge --overwrite
+stage export-f32 "${cli[@]}" export --ckpt "$out/colar" --out "$out/export-f32" --merge --dtype f32 --overwrite
 text='Question: Tom has 3 apples and buys 4 more. How many? Let'"'"'s think step by step:'
 stage score-run "${cli[@]}" score --model "$out/colar" --text "$text" --json
 stage score-merged "${cli[@]}" score --model "$out/export-merged" --text "$text" --json
+stage score-f32 "${cli[@]}" score --model "$out/export-f32" --text "$text" --json
 stage score-adapter "${cli[@]}" score --model "$out/model" --adapter "$out/export-adapter" --text "$text" --json
-for s in run merged adapter; do
-  printf 'score %-8s total %s\n' "$s" "$(node -e 'const fs=require("fs");const t=fs.readFileSync(process.argv[1],"utf8");const j=JSON.parse(t.slice(t.indexOf("{")));console.log(j.total.toFixed(6))' "$out/logs/score-$s.log")"
+total() { node -e 'const t=require("fs").readFileSync(process.argv[1],"utf8");console.log(JSON.parse(t.slice(t.indexOf("{"))).total)' "$out/logs/score-$1.log"; }
+run=$(total run)
+printf 'score %-8s total %.6f\n' run "$run"
+for s in adapter f32 merged; do
+  printf 'score %-8s total %.6f   minus the run %+.2e\n' "$s" "$(total "$s")" "$(echo "$(total "$s") - $run" | bc -l)"
 done

@@ -1,5 +1,7 @@
 // A run directory made into what other tools load (the run's best checkpoint, else its latest):
 //   full fine-tuning, or LoRA with merge   a Hugging Face model directory, weights in the base's dtype
+//                                          (as PEFT's merge_and_unload keeps it) or the one asked for:
+//                                          float32 holds W + alpha/r · B·A exactly, bf16 rounds it
 //   LoRA                                   a PEFT adapter (adapter_config.json, adapter_model.safetensors)
 //                                          on its base: the Hugging Face directory the run read, or,
 //                                          when the run's base was never one on disk (a fresh or an
@@ -28,7 +30,11 @@ export interface ExportOptions {
   merge: boolean;
   /** write into a non-empty directory, replacing what an earlier export left there */
   overwrite: boolean;
+  /** a model export's weight dtype; default the base's */
+  dtype?: ModelDType;
 }
+
+export type ModelDType = 'F32' | 'BF16' | 'F16';
 
 export interface ExportResult {
   kind: 'model' | 'adapter';
@@ -40,12 +46,15 @@ export interface ExportResult {
 export async function exportRun(engine: E.Engine, runDir: string, out: string, opts: ExportOptions): Promise<ExportResult> {
   refuseOutputOverInput(out, [runDir]);
   if (!opts.overwrite) await refuseNonEmptyDir(out);
+  if (opts.dtype && !opts.merge && (await readRunConfig(runDir)).lora.enabled) {
+    throw new Error(`${runDir}: a LoRA run exports an adapter, in float32; a dtype (${opts.dtype}) applies with merge, which writes a model`);
+  }
   const { cfg, run } = await loadRun(engine, runDir);
   const lora: LoraConfig | null = cfg.lora.enabled ? { r: cfg.lora.r, alpha: cfg.lora.alpha, dropout: cfg.lora.dropout, targetModules: cfg.lora.target_modules } : null;
   let result: ExportResult;
   if (!lora || opts.merge) {
     mergeLora(run.model);
-    await writeModel(run.model, cfg, out);
+    await writeModel(run.model, cfg, out, opts.dtype);
     result = { kind: 'model', head: run.head !== null };
   } else {
     let base = await modelDirBase(cfg);
@@ -61,11 +70,11 @@ export async function exportRun(engine: E.Engine, runDir: string, out: string, o
   return result;
 }
 
-const DTYPES: Record<NonNullable<LlamaConfig['torchDtype']>, 'F32' | 'BF16' | 'F16'> = { float32: 'F32', bfloat16: 'BF16', float16: 'F16' };
+const DTYPES: Record<NonNullable<LlamaConfig['torchDtype']>, ModelDType> = { float32: 'F32', bfloat16: 'BF16', float16: 'F16' };
 
-async function writeModel(model: Llama, cfg: TrainConfig, dir: string): Promise<void> {
+async function writeModel(model: Llama, cfg: TrainConfig, dir: string, dtype?: ModelDType): Promise<void> {
   const { json, config } = await runTokenizer(cfg);
-  await saveModelDir(model, dir, json, config, DTYPES[model.config.torchDtype ?? 'float32']);
+  await saveModelDir(model, dir, json, config, dtype ?? DTYPES[model.config.torchDtype ?? 'float32']);
 }
 
 /**

@@ -75,10 +75,7 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
 
   const loop = await openTrainingLoop(cfg, run, { lr: t.lr, totalSteps, label: `${cfg.stage} sft`, resume: opts.resume, log });
   const { params, optimizer, state, metrics, tb, progress, guard } = loop;
-  // model FLOPs per token: 2 per weight forward and 4 backward for weights that train, 2 + 2
-  // for frozen ones (their inputs still need gradients); attention scores are not counted
-  const trainable = new Set(params);
-  const flopsPerToken = [...new Set([...run.model.namedParameters().values(), ...params])].reduce((f, p) => f + (trainable.has(p) ? 6 : 4) * p.size, 0);
+  const flopsPerToken = modelFlopsPerToken(run, params);
   const rng = E.Rng.fromState(state.rng);
   const snapshot = () => ({ ...state, rng: rng.state() });
   const epochComplete = () => state.batchInEpoch * microPerStep >= data.train.length;
@@ -168,6 +165,16 @@ export async function train(engine: E.Engine, cfg: TrainConfig, run: RunModel, d
     }
   });
   return { steps: state.step, bestMetric: state.bestMetric, runDir };
+}
+
+/**
+ * A training step's model FLOPs per token: 2 per weight forward and 4 backward for the weights
+ * that train, 2 + 2 for frozen ones (their inputs still need gradients); attention scores are not
+ * counted. Weights outside the model (the latent head) count when they train.
+ */
+export function modelFlopsPerToken(run: RunModel, trained: E.Tensor[]): number {
+  const trainable = new Set(trained);
+  return [...new Set([...run.model.namedParameters().values(), ...trained])].reduce((f, p) => f + (trainable.has(p) ? 6 : 4) * p.size, 0);
 }
 
 /**

@@ -58,6 +58,7 @@ export type Binding = GPUBuffer | { buffer: GPUBuffer; offset: number; size: num
 const MAX_GROUPS_PER_DIM = 65535;
 const PARAM_SLOT_BYTES = 256;
 const MAX_DISPATCHES_PER_BATCH = 512;
+const READBACK_SLICE_BYTES = 1 << 26; // 64 MiB
 
 /**
  * WGSL every kernel can include: the linear workgroup index of a 2-D dispatch grid
@@ -237,18 +238,25 @@ export class Gpu {
     this.paramSlots = 0;
   }
 
-  /** Reads bytes back to the host: the only place the CPU waits for the GPU. */
+  /**
+   * Reads bytes back to the host: the only place the CPU waits for the GPU. A large buffer comes
+   * back a slice at a time, so its staging copy (host memory, on a CPU adapter) stays small.
+   */
   async read(buffer: GPUBuffer, byteOffset: number, byteLength: number): Promise<ArrayBuffer> {
-    const size = Math.ceil(byteLength / 4) * 4;
-    const staging = this.takeReadback(size);
-    this.copy(buffer, byteOffset, staging, 0, size);
-    this.flush();
-    await staging.mapAsync(GPUMapMode.READ, 0, size);
-    const out = staging.getMappedRange(0, size).slice(0, byteLength);
-    staging.unmap();
-    this.readback.push(staging);
-    this.check();
-    return out;
+    const out = new Uint8Array(byteLength);
+    for (let done = 0; done < byteLength; done += READBACK_SLICE_BYTES) {
+      const n = Math.min(READBACK_SLICE_BYTES, byteLength - done);
+      const size = Math.ceil(n / 4) * 4;
+      const staging = this.takeReadback(size);
+      this.copy(buffer, byteOffset + done, staging, 0, size);
+      this.flush();
+      await staging.mapAsync(GPUMapMode.READ, 0, size);
+      out.set(new Uint8Array(staging.getMappedRange(0, size), 0, n), done);
+      staging.unmap();
+      this.readback.push(staging);
+      this.check();
+    }
+    return out.buffer;
   }
 
   /** Waits until the GPU has finished all submitted work (benchmarks use this). */

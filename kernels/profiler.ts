@@ -65,14 +65,37 @@ export class KernelProfiler {
   }
 }
 
-/** Totals per kernel (pipeline key), largest first. */
-export function summarizeKernelTimes(times: KernelTime[]): { kernel: string; dispatches: number; ms: number }[] {
+/** Totals per kernel (pipeline key), or per whatever `group` maps a key to; largest first. */
+export function summarizeKernelTimes(times: KernelTime[], group = (kernel: string) => kernel): { kernel: string; dispatches: number; ms: number }[] {
   const byKernel = new Map<string, { dispatches: number; ns: number }>();
   for (const { kernel, ns } of times) {
-    const entry = byKernel.get(kernel) ?? { dispatches: 0, ns: 0 };
+    const key = group(kernel);
+    const entry = byKernel.get(key) ?? { dispatches: 0, ns: 0 };
     entry.dispatches++;
     entry.ns += ns;
-    byKernel.set(kernel, entry);
+    byKernel.set(key, entry);
   }
   return [...byKernel].map(([kernel, e]) => ({ kernel, dispatches: e.dispatches, ms: e.ns / 1e6 })).sort((a, b) => b.ms - a.ms);
+}
+
+// The first pattern a pipeline key matches names its family.
+const FAMILIES: [RegExp, string][] = [
+  [/^matmul-pack-/, 'matmul packing'],
+  [/^matmul-/, 'matmul products'],
+  [/^attention-/, 'attention'],
+  [/^(rms-norm|layer-norm|column-sum)/, 'norms'],
+  [/^cross-entropy/, 'cross-entropy'],
+  [/^softmax/, 'softmax'],
+  [/^rope/, 'rope'],
+  [/^(unary|binary|where|fill|cast|copy-words|widen-bf16)\b/, 'elementwise'],
+  [/^(gather-rows|scatter-add-rows)/, 'embedding rows'],
+  [/^(reduce|argmax)/, 'reductions'],
+  [/^(adamw|clip-scale)/, 'optimizer'],
+  [/^copy-range/, 'layout'],
+  [/^random/, 'random'],
+];
+
+/** The family of a kernel's pipeline key: matmul products, matmul packing, attention, norms, ... */
+export function kernelFamily(kernel: string): string {
+  return FAMILIES.find(([pattern]) => pattern.test(kernel))?.[1] ?? 'other';
 }

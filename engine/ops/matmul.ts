@@ -49,9 +49,12 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     bBatchStride: bBatch.length ? K * N : 0,
   };
   const out = wrap(a, a.backend.matmul(a, b, s), [...batchShape, M, N]);
-  // a frozen operand (a LoRA base weight, a constant) gets no gradient product at all
+  // a frozen operand (a LoRA base weight, a constant) gets no gradient product at all, so its
+  // partner is not kept for one: a frozen weight's input activation is freed after the forward
   const [gradA, gradB] = [needsGrad(a), needsGrad(b)];
-  return record('matmul', out, [a, b], [a, b], (g, [sa, sb]) => {
+  const saved = [...(gradB ? [a] : []), ...(gradA ? [b] : [])];
+  return record('matmul', out, [a, b], saved, (g, kept) => {
+    const [sa, sb] = [kept[0], kept[kept.length - 1]];
     const ga = !gradA ? null : transA
       ? matmul(sb, g, { transA: transB, transB: true, alpha })
       : matmul(g, sb, { transB: !transB, alpha });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import * as E from '../../engine/index.js';
+import { bf16BitsToF32, toBf16Bits } from '../../engine/bf16.js';
 import { evalCommand } from '../../cli/eval.js';
 import { exportCommand } from '../../cli/export.js';
 import { generateCommand } from '../../cli/generate.js';
@@ -60,8 +61,8 @@ async function runScore(runDir: string): Promise<{ total: number; ids: number[] 
   return { total, ids };
 }
 
-/** PEFT's semantics, computed here: every targeted weight becomes W + lora_alpha/r · B·A (float64). */
-async function peftMerged(baseDir: string, adapterDir: string | null): Promise<Llama> {
+/** PEFT's semantics, computed here: every targeted weight becomes W + lora_alpha/r · B·A (float64), then `store`d. */
+async function peftMerged(baseDir: string, adapterDir: string | null, store = (w: Float64Array): ArrayLike<number> => w): Promise<Llama> {
   const weights = new Map<string, Float64Array>();
   const base = await openSafetensors(join(baseDir, 'model.safetensors'));
   for (const t of base.tensors) weights.set(t.name, Float64Array.from(await base.read(t.name)));
@@ -81,7 +82,7 @@ async function peftMerged(baseDir: string, adapterDir: string | null): Promise<L
     await adapter.close();
   }
   const config = await readLlamaConfig(join(baseDir, 'config.json'));
-  return buildLlama(cpu, config, (name, shape) => cpu.tensor(Array.from(weights.get(name)!), shape));
+  return buildLlama(cpu, config, (name, shape) => cpu.tensor(Array.from(store(weights.get(name)!)), shape));
 }
 
 /** Runs a CLI verb in this process on the CPU backend and returns what it printed. */
@@ -287,7 +288,7 @@ describe('export', () => {
 });
 
 describe('export at Llama-3.2\'s vocabulary', () => {
-  it('trains LoRA a step on a 128,256-token model, exports the adapter and the merged model, and both score as the run', async () => {
+  it('trains LoRA a step on a bf16 128,256-token model; the adapter and the f32 merge score as the run, the bf16 merge as PEFT\'s merge rounded to bf16', async () => {
     const base = join(root, 'vocab-base');
     const files = syntheticTokenizerFiles('digits');
     const config = parseLlamaConfig(
@@ -298,7 +299,7 @@ describe('export at Llama-3.2\'s vocabulary', () => {
       'test',
     );
     const model = initLlama(cpu, config, new E.Rng(5));
-    await saveModelDir(model, base, files.tokenizer, files.config);
+    await saveModelDir(model, base, files.tokenizer, files.config, 'BF16');
     model.dispose();
     // short records: a step's cost is the LM head over 128,256 tokens, per position
     const data = join(root, 'short.json');
@@ -322,10 +323,27 @@ describe('export at Llama-3.2\'s vocabulary', () => {
     expect(await exportRun(cpu, runDir, adapter, { merge: false, overwrite: false })).toEqual({ kind: 'adapter', base, head: false });
     const scored = async (...model: string[]) => JSON.parse(await cli(scoreCommand, ...model, '--text', short, '--json')).total as number;
     expect(Math.abs((await scored('--model', base, '--adapter', adapter)) - total)).toBeLessThan(1e-4);
-    const merged = join(root, 'vocab-merged');
-    await exportRun(cpu, runDir, merged, { merge: true, overwrite: false });
-    expect((await readLlamaConfig(join(merged, 'config.json'))).vocabSize).toBe(128_256);
-    expect(Math.abs((await scored('--model', merged)) - total)).toBeLessThan(1e-4);
+    await expect(exportRun(cpu, runDir, join(root, 'vocab-refused'), { merge: false, overwrite: false, dtype: 'F32' })).rejects.toThrow(`${runDir}: a LoRA run exports an adapter`);
+
+    const exact = join(root, 'vocab-merged-f32');
+    await cli(exportCommand, '--ckpt', runDir, '--out', exact, '--merge', '--dtype', 'f32');
+    expect(await readLlamaConfig(join(exact, 'config.json'))).toMatchObject({ vocabSize: 128_256, torchDtype: 'float32' });
+    expect(Math.abs((await scored('--model', exact)) - total)).toBeLessThan(1e-4);
+
+    // the default keeps the base's bf16: each weight is the f32 merge rounded to nearest even
+    const rounded = join(root, 'vocab-merged-bf16');
+    await exportRun(cpu, runDir, rounded, { merge: true, overwrite: false });
+    expect((await readLlamaConfig(join(rounded, 'config.json'))).torchDtype).toBe('bfloat16');
+    const [f32File, bf16File] = [await SafetensorsFile.open(join(exact, 'model.safetensors')), await SafetensorsFile.open(join(rounded, 'model.safetensors'))];
+    for (const t of bf16File.tensors) {
+      const [got, want] = [await bf16File.readBf16Bits(t.name), toBf16Bits(await f32File.read(t.name))];
+      expect([got.length, got.findIndex((bits, i) => bits !== want[i])]).toEqual([want.length, -1]);
+    }
+    await Promise.all([f32File.close(), bf16File.close()]);
+    const peft = await peftMerged(base, adapter, (w) => bf16BitsToF32(toBf16Bits(w)));
+    const predicted = await score(peft, trained.tokenizer.encode(short));
+    peft.dispose();
+    expect(Math.abs((await scored('--model', rounded)) - predicted)).toBeLessThan(1e-4);
   });
 });
 

@@ -42,6 +42,22 @@ for (const name of ['cpu', 'webgpu'] as const) {
       a.dispose();
     });
 
+    it('keeps no activation alive for a frozen weight: x·Wᵀ frees x with its last handle, and dx still flows', async () => {
+      const e = await engine();
+      const w = e.tensor([[1, 2], [3, 4]]); // frozen
+      const p = e.parameter(e.tensor([[0.5, -1]]));
+      e.scope(() => {
+        const x = E.scale(p, 2); // an activation
+        const storage = x.storage;
+        const y = E.matmul(x, w, { transB: true });
+        x.dispose();
+        expect(() => storage.retain()).toThrow(/freed/);
+        E.backward(E.sum(y)); // d/dp sum(2p·Wᵀ) = 2 · (column sums of W)
+      });
+      expect([...(await p.grad!.data())]).toEqual([8, 12]);
+      for (const t of [w, p]) t.dispose();
+    });
+
     it('records nothing under noGrad', async () => {
       const e = await engine();
       const x = e.parameter(e.tensor([1, 2]));

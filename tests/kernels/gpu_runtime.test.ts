@@ -73,6 +73,16 @@ describe('gpu runtime', () => {
     gpu.pool.release(y);
   });
 
+  it('reads back a buffer larger than a readback slice, from an offset, in order', async () => {
+    const gpu = await testGpu();
+    const n = (80 << 20) / 4 + 3; // 80 MiB and a word: two 64 MiB slices, the last one short
+    const data = new Int32Array(n).map((_, i) => i);
+    const buffer = upload(gpu, data);
+    const back = new Int32Array(await gpu.read(buffer, 4 * 5, 4 * (n - 5)));
+    expect([back.length, back[0], back.at(-1), back.findIndex((v, i) => v !== i + 5)]).toEqual([n - 5, 5, n - 1, -1]);
+    gpu.pool.release(buffer);
+  });
+
   it('fails loudly on a kernel that does not compile', async () => {
     const gpu = (await openDawn())!; // its own device: the error leaves it unusable
     const pipe = gpu.pipeline('test-broken', () => 'fn main( {');

@@ -10,6 +10,7 @@ import { Decoder } from '../../colar/llama/decoder.js';
 import { generate } from '../../colar/llama/generate.js';
 import { expectClose } from '../helpers/compare.js';
 import { cpu, webgpu } from '../helpers/engines.js';
+import { testGpu } from '../helpers/gpu.js';
 
 const config: LlamaConfig = parseLlamaConfig(
   toHF({
@@ -165,5 +166,25 @@ describe('PEFT adapters', () => {
     const [la, lb] = await Promise.all([a, b].map((m) => E.noGrad(() => m.forward({ ids }).logits!).data()));
     expectClose(lb, la, { rtol: 1e-6, atol: 1e-7 }, 'loaded adapter');
     expect(b.layers[0].q.weight.requiresGrad).toBe(false);
+  });
+});
+
+describe('llama forward memory on webgpu', () => {
+  it("frees each layer's temporaries as the layer ends: what a forward holds does not grow with depth", async () => {
+    const [e, gpu] = [await webgpu(), await testGpu()];
+    const held = (layers: number) => {
+      const model = initLlama(e, { ...config, numHiddenLayers: layers }, new E.Rng(3), 0.2);
+      const before = gpu.pool.getStats().bytesInUse;
+      let during = 0;
+      E.noGrad(() =>
+        e.scope(() => {
+          model.forward({ ids: e.tensor([5, 9, 2, 33, 17, 8, 21, 4], [2, 4], 'i32'), logitsFor: 'none' });
+          during = gpu.pool.getStats().bytesInUse - before;
+        }),
+      );
+      model.dispose();
+      return during;
+    };
+    expect(held(6)).toBe(held(2));
   });
 });
