@@ -334,7 +334,7 @@ describe('export at Llama-3.2\'s vocabulary', () => {
     const rounded = join(root, 'vocab-merged-bf16');
     await exportRun(cpu, runDir, rounded, { merge: true, overwrite: false });
     expect((await readLlamaConfig(join(rounded, 'config.json'))).torchDtype).toBe('bfloat16');
-    const [f32File, bf16File] = [await SafetensorsFile.open(join(exact, 'model.safetensors')), await SafetensorsFile.open(join(rounded, 'model.safetensors'))];
+    const [f32File, bf16File] = [await openSafetensors(join(exact, 'model.safetensors')), await openSafetensors(join(rounded, 'model.safetensors'))];
     for (const t of bf16File.tensors) {
       const [got, want] = [await bf16File.readBf16Bits(t.name), toBf16Bits(await f32File.read(t.name))];
       expect([got.length, got.findIndex((bits, i) => bits !== want[i])]).toEqual([want.length, -1]);
