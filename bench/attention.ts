@@ -45,8 +45,8 @@ function record(gpu: Gpu, name: string, s: AttentionShape, ms: number, flops: nu
   return { name, shape: label(s), backend: 'webgpu', adapter: gpu.adapterName, ms_median: ms, gflops: flops / (ms * 1e6) };
 }
 
-/** Buffers of the given float counts, filled with small varied values. */
-function buffers(gpu: Gpu, counts: number[]): GPUBuffer[] {
+/** Buffers of the given float counts, filled with small varied values (read as i32, zeros: valid targets). */
+export function buffers(gpu: Gpu, counts: number[]): GPUBuffer[] {
   return counts.map((n) => {
     const b = gpu.pool.acquire(Math.max(4, n) * 4);
     gpu.write(b, Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 0.5));
@@ -54,7 +54,7 @@ function buffers(gpu: Gpu, counts: number[]): GPUBuffer[] {
   });
 }
 
-function release(gpu: Gpu, list: GPUBuffer[]): void {
+export function release(gpu: Gpu, list: GPUBuffer[]): void {
   for (const b of list) gpu.pool.release(b);
 }
 

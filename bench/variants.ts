@@ -7,6 +7,7 @@ import { attentionBackwardGpu, attentionGpu, attentionVariant, type AttentionSha
 import { crossEntropyGpu, crossEntropyVariant, type CrossEntropyVariant } from '../kernels/cross_entropy.js';
 import type { Gpu } from '../kernels/gpu.js';
 import { KERNEL_VARIANTS } from '../kernels/variants.js';
+import { buffers, release } from './attention.js';
 import { medianMs, type BenchRecord } from './record.js';
 
 const VOCAB = 128_256;
@@ -23,19 +24,6 @@ export async function benchVariants(gpu: Gpu): Promise<BenchRecord[]> {
     }
   }
   return records;
-}
-
-/** Buffers of the given float counts, filled with small varied values (i32 zeros are valid targets). */
-function buffers(gpu: Gpu, counts: number[]): GPUBuffer[] {
-  return counts.map((n) => {
-    const b = gpu.pool.acquire(Math.max(4, n) * 4);
-    gpu.write(b, Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 0.5));
-    return b;
-  });
-}
-
-function release(gpu: Gpu, list: GPUBuffer[]): void {
-  for (const b of list) gpu.pool.release(b);
 }
 
 async function benchCrossEntropy(gpu: Gpu, N: number, variant: CrossEntropyVariant): Promise<BenchRecord> {

@@ -61,16 +61,24 @@ struct Params { rows: u32, n: u32, slack: u32, first_row: u32, ignore_index: i32
 ${wgslRowLogSumExp('logits')}
   if (lid == 0u) {
     let r = p.first_row + row;
-    let row_lse = top + log(total);
-    lse[r] = row_lse;
-    let t = targets[r];
-    if (t == p.ignore_index) {
-      loss[r] = 0.0;
-    } else {
-      let tu = u32(t);
-      loss[r] = row_lse - lane(logits[start + tu / WIDTH], tu % WIDTH);
-    }
+    ${wgslWriteRowLoss('start')}
   }`);
+}
+
+/**
+ * WGSL that writes row r's lse (top + log total) and loss (lse − the target's logit, 0 for an
+ * ignored row); `rowStart` is the row's first vector in `logits`.
+ */
+function wgslWriteRowLoss(rowStart: string): string {
+  return /* wgsl */ `let row_lse = top + log(total);
+  lse[r] = row_lse;
+  let t = targets[r];
+  if (t == p.ignore_index) {
+    loss[r] = 0.0;
+  } else {
+    let tu = u32(t);
+    loss[r] = row_lse - lane(logits[${rowStart} + tu / WIDTH], tu % WIDTH);
+  }`;
 }
 
 /** `maxBindingBytes` only shrinks the row ranges (tests exercise them with it). */
@@ -165,15 +173,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let part = partial[r * p.chunks + c];
     total += part.y * exp(part.x - top);
   }
-  let row_lse = top + log(total);
-  lse[r] = row_lse;
-  let t = targets[r];
-  if (t == p.ignore_index) {
-    loss[r] = 0.0;
-  } else {
-    let tu = u32(t);
-    loss[r] = row_lse - lane(logits[p.slack / WIDTH + row * (p.n / WIDTH) + tu / WIDTH], tu % WIDTH);
-  }
+  ${wgslWriteRowLoss('p.slack / WIDTH + row * (p.n / WIDTH)')}
 }`;
 }
 
