@@ -85,7 +85,7 @@ describe('plan files', () => {
 });
 
 describe('plans/repro.yaml', () => {
-  // what colar/repro.ts ran before plans existed, written out as it was
+  // what colar/repro.ts ran before plans existed, written out as it was (CoLaR since trained 2 epochs)
   function reproBefore(o: { outDir: string; preset: string; compressions: number[]; overrides: string[] }) {
     const dir = (name: string) => JSON.stringify(join(o.outDir, 'runs', name));
     const SFT = ['train.batch_size=16'];
@@ -93,7 +93,7 @@ describe('plans/repro.yaml', () => {
     const stages: Array<{ name: string; stage: Stage; overrides: string[] }> = [
       { name: 'cot', stage: 'cot', overrides: [...SFT, 'train.epochs=4'] },
       { name: 'nocot', stage: 'nocot', overrides: [...SFT, 'train.epochs=1'] },
-      { name: 'colar', stage: 'colar', overrides: [...SFT, `model.init_from=${dir('cot')}`, ...colar, 'train.epochs=1'] },
+      { name: 'colar', stage: 'colar', overrides: [...SFT, `model.init_from=${dir('cot')}`, ...colar, 'train.epochs=2'] },
       { name: 'rl', stage: 'rl', overrides: [`model.init_from=${dir('colar')}`, 'rl.aggregation=mean'] },
       { name: 'rl-sum32', stage: 'rl', overrides: [`model.init_from=${dir('colar')}`, 'rl.aggregation=sum32'] },
     ];
