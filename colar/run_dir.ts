@@ -2,13 +2,13 @@
 // a lock file names the owning process (a lock left by a process that no longer runs is taken
 // over, with a line saying so); a fresh run refuses a directory that holds anything, --overwrite
 // clears an old run first (and only a run), --resume needs a checkpoint to resume. Half-written
-// checkpoint directories left by a kill are cleaned up once the lock is held.
+// files and checkpoint directories left by a kill are cleaned up once the lock is held.
 
 import { readFileSync, unlinkSync } from 'node:fs';
 import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { fileError, makeDir, withFileError } from '../io/files.js';
+import { fileError, isTemporaryName, makeDir, withFileError } from '../io/files.js';
 import { latestCheckpoint, recoverCheckpoints } from './checkpoint.js';
 
 export const LOCK_FILE = '.lock';
@@ -58,7 +58,13 @@ export async function claimRunDir(dir: string, mode: ClaimMode, log: (line: stri
   };
   process.on('exit', release);
   try {
-    const entries = (await withFileError('read directory', dir, () => readdir(dir))).filter((n) => n !== LOCK_FILE);
+    const listed = (await withFileError('read directory', dir, () => readdir(dir))).filter((n) => n !== LOCK_FILE);
+    // the lock is ours, so no writer of a temporary file is alive: a kill stopped it before its rename
+    for (const name of listed.filter(isTemporaryName)) {
+      await withFileError('remove', join(dir, name), () => rm(join(dir, name), { force: true }));
+      log(`removed ${join(dir, name)}, a file a killed run did not finish writing`);
+    }
+    const entries = listed.filter((n) => !isTemporaryName(n));
     const isRun = entries.includes('run_config.json') || entries.includes('checkpoints');
     if (entries.length > 0) await recoverCheckpoints(dir);
     const latest = entries.length > 0 ? await latestCheckpoint(dir) : null;

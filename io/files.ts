@@ -60,6 +60,11 @@ export function temporaryPath(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
+/** Whether a file name is one temporaryPath makes: a write that a kill stopped before its rename. */
+export function isTemporaryName(name: string): boolean {
+  return /^\..+\.tmp-\d+-[0-9a-f]{8}$/.test(name);
+}
+
 /**
  * Creates `dir` and its parents, naming it when that fails. Node's recursive mkdir reports a
  * read-only or full file system as ENOENT; the real reason comes from creating the first

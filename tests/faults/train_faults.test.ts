@@ -4,7 +4,7 @@
 // the documented message; a killed run resumed to the end equals the uninterrupted run exactly.
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSafetensors } from '../../colar/llama/safetensors.js';
@@ -111,6 +111,21 @@ describe('training under faults', () => {
     const overwritten = cli(['train', '--out', dir, '--overwrite', ...SMALL]);
     expect(overwritten.status, overwritten.stderr).toBe(0);
     expect(overwritten.stdout).toContain(`--overwrite: removed the old run in ${dir}`);
+    expect(await weights(dir)).toEqual(reference);
+  });
+
+  it('a run killed while writing its config leaves a directory that a fresh run takes', async () => {
+    const dir = join(root, 'killed-writing-config');
+    mkdirSync(dir);
+    const gone = spawnSync(process.execPath, ['-e', '']).pid!; // a process that has exited: the lock's owner is dead
+    writeFileSync(join(dir, '.lock'), JSON.stringify({ pid: gone, host: hostname(), started: new Date().toISOString() }));
+    const leftover = '.run_config.json.tmp-' + gone + '-0badc0de';
+    writeFileSync(join(dir, leftover), '{"seed": 0, "mod');
+    const r = cli(['train', '--out', dir, ...SMALL]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toContain(`removed ${join(dir, leftover)}, a file a killed run did not finish writing`);
+    expect(existsSync(join(dir, leftover))).toBe(false);
+    expectWhole(dir);
     expect(await weights(dir)).toEqual(reference);
   });
 
