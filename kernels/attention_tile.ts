@@ -102,19 +102,27 @@ const WGSL_STAGE_KEYS = /* wgsl */ `
 const WGSL_KEY_REAL = /* wgsl */ `
 fn key_real(b: u32, j: u32) -> bool { return j < p.S && (p.masked == 0u || key_mask[select(0u, b * p.S + min(j, p.S - 1u), p.masked != 0u)] != 0.0); }`;
 
-// ---------------------------------------------------------------------------------------------
-// Forward
-
-function forwardSource(D: number, rolled: boolean): string {
-  const n = D % 4 === 0 ? D / 4 : D;
+/**
+ * The opening of a kernel in which a workgroup owns a tile of query rows and streams K/V tiles:
+ * q, k, v and the key mask bound first, then `outputs`; up to main's query row.
+ */
+function queryTileKernel(D: number, rolled: boolean, outputs: string[]): string {
   return /* wgsl */ `${prelude(D, rolled, ['k_tile', 'v_tile'])}
-${bindings(['q read array<vec>', 'k read array<vec>', 'v read array<vec>', 'key_mask read array<f32>', 'out read_write array<vec>', 'lse read_write array<f32>'])}
+${bindings(['q read array<vec>', 'k read array<vec>', 'v read array<vec>', 'key_mask read array<f32>', ...outputs])}
 var<workgroup> real_tile: array<u32, TILE_COLUMNS>;
 ${WGSL_KEY_REAL}
 
 @compute @workgroup_size(TILE_ROWS)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${WGSL_QUERY_ROW}
+  ${WGSL_QUERY_ROW}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward
+
+function forwardSource(D: number, rolled: boolean): string {
+  const n = D % 4 === 0 ? D / 4 : D;
+  return /* wgsl */ `${queryTileKernel(D, rolled, ['out read_write array<vec>', 'lse read_write array<f32>'])}
   var qr: array<vec, ${n}>;
   var acc: array<vec, ${n}>;
   for (var c = 0u; c < vectors(); c++) { qr[c] = q[q_row + c] * p.scale2; }
@@ -200,14 +208,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /** dQ = scale · Σ_j dS_tj k_j, per query row over K/V tiles. */
 function dqSource(D: number, rolled: boolean): string {
   const n = D % 4 === 0 ? D / 4 : D;
-  return /* wgsl */ `${prelude(D, rolled, ['k_tile', 'v_tile'])}
-${bindings(['q read array<vec>', 'k read array<vec>', 'v read array<vec>', 'key_mask read array<f32>', 'g_out read array<vec>', 'stats read array<vec2<f32>>', 'g_q read_write array<vec>'])}
-var<workgroup> real_tile: array<u32, TILE_COLUMNS>;
-${WGSL_KEY_REAL}
-
-@compute @workgroup_size(TILE_ROWS)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${WGSL_QUERY_ROW}
+  return /* wgsl */ `${queryTileKernel(D, rolled, ['g_out read array<vec>', 'stats read array<vec2<f32>>', 'g_q read_write array<vec>'])}
   var qr: array<vec, ${n}>;
   var dor: array<vec, ${n}>;
   var dq: array<vec, ${n}>;
