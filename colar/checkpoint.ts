@@ -9,7 +9,7 @@ import { readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as E from '../engine/index.js';
 import { failpoint } from '../io/failpoint.js';
-import { makeDir, withFileError, writeFileAtomic } from '../io/files.js';
+import { isTemporaryName, makeDir, withFileError, writeFileAtomic } from '../io/files.js';
 import { firstNonFinite } from './llama/load.js';
 import { openSafetensors, writeSafetensors } from './llama/safetensors.js';
 import { readTensorsInto } from './llama/safetensors_reader.js';
@@ -100,7 +100,7 @@ export async function recoverCheckpoints(runDir: string): Promise<void> {
     if (!names.includes(name)) await withFileError('write', join(root, name), () => rename(join(root, n), join(root, name)));
     else await withFileError('remove', join(root, n), () => rm(join(root, n), { recursive: true, force: true }));
   }
-  for (const n of names.filter((x) => x.startsWith('.tmp-') || /^\.latest\..*tmp/.test(x))) {
+  for (const n of names.filter((x) => x.startsWith('.tmp-') || isTemporaryName(x))) {
     await withFileError('remove', join(root, n), () => rm(join(root, n), { recursive: true, force: true }));
   }
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.js';
 import { latestCheckpoint, readState, recoverCheckpoints, STEP_CHECKPOINTS_KEPT, saveCheckpoint } from '../../colar/checkpoint.js';
+import { temporaryPath } from '../../io/files.js';
 import { cpu } from '../helpers/engines.js';
 
 describe('checkpoints', () => {
@@ -69,6 +70,7 @@ describe('checkpoints', () => {
     await rename(join(root, 'best'), join(root, '.old-best')); // killed between the two renames of a swap
     await mkdir(join(root, '.tmp-best'));
     await mkdir(join(root, '.tmp-step-000009'));
+    await writeFile(temporaryPath(join(root, 'latest')), 'step-0000'); // killed while repointing latest
     await recoverCheckpoints(dir);
     expect((await readdir(root)).sort()).toEqual(['best']);
     expect((await readState(join(root, 'best'))).step).toBe(1);
